@@ -1,0 +1,77 @@
+# distroforge.openstack — one entry point for users, developers and CI.
+#   make        bootstrap this Debian 12 machine (packages, .venv, collection link)
+#   make run    the pipeline on the bundled example distro, locally
+#   make test   lint + sanity + unit + molecule (what CI runs)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := bootstrap
+
+TOP := $(CURDIR)
+VENV := $(TOP)/.venv
+# The venv first, then Debian's tools ahead of any pyenv shims (dpkg-buildpackage
+# and sbuild must see Debian's python3).
+export PATH := $(VENV)/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export ANSIBLE_CONFIG := $(TOP)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
+export ANSIBLE_FORCE_COLOR := $(if $(CI),0,1)
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Where `make run` keeps its state, repositories, reports and logs.
+WORKDIR ?= $(TOP)/build/run
+SANITY_ROOT := $(TOP)/build/sanity/ansible_collections/distroforge/openstack
+
+.PHONY: bootstrap run test lint sanity unit molecule bench docs lock clean help
+
+help:
+	@sed -n '2,5p' Makefile
+
+bootstrap:
+	@bash tools/bootstrap.sh
+
+run: bootstrap
+	ansible-playbook playbooks/pipeline.yml -e distroforge_workdir=$(WORKDIR)
+
+test: bootstrap
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory molecule
+	@echo "make test: all passed"
+
+lint: bootstrap
+	ruff check .
+	ruff format --check .
+	yamllint --strict .
+	ansible-lint --profile production
+	python tools/role_readme.py --check
+
+# ansible-test must run from .../ansible_collections/<ns>/<name>; it gets a
+# fresh copy of the tracked and new files each time (nothing stale survives),
+# in a git repository of its own so our .gitignore of build/ does not hide it.
+sanity: bootstrap
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_ROOT)/
+	cd $(SANITY_ROOT) && git init -q && git add -A && ansible-test sanity --python 3.11 --requirements --color $(if $(CI),no,yes)
+
+unit: bootstrap
+	pytest tests/unit
+
+molecule: bootstrap
+	@for scenario in $$(ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename | grep -vx shared); do \
+	  echo "== molecule test -s $$scenario"; molecule test -s $$scenario || exit 1; done
+
+bench: bootstrap
+	python bench/run.py
+
+docs: bootstrap
+	python tools/role_readme.py
+
+# Re-resolve the pinned venv from requirements/python.in.
+lock: bootstrap
+	rm -rf build/lock && /usr/bin/python3 -m venv build/lock
+	build/lock/bin/pip install -q -r requirements/python.in
+	{ echo "# Full lock of the project venv (pip freeze). Regenerate with: make lock"; \
+	  build/lock/bin/pip freeze | grep -v '^pkg_resources'; } > requirements/python.lock
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,74 @@
+# Copyright: distroforge developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: node_plan
+short_description: Validate a node list and give each node a stable address
+version_added: 0.1.0
+description:
+  - Checks names (unique, hostname-safe), images and addresses of
+    C(node_provision_nodes) and returns one dict per node with C(name),
+    C(image), C(groups) and C(ip).
+  - Nodes without an address get one derived from their name, so the same
+    node keeps the same address across runs and restarts.
+author:
+  - distroforge developers (@distroforge)
+positional: images, default_image, subnet
+options:
+  _input:
+    description: The node list.
+    type: list
+    elements: dict
+    required: true
+  images:
+    description: Image definitions by key.
+    type: dict
+    required: true
+  default_image:
+    description: Image key for nodes that name none.
+    type: str
+    required: true
+  subnet:
+    description: Subnet to place nodes in; omit for drivers without a node network.
+    type: str
+  need_ip:
+    description: Require an address on every node (static hosts).
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Plan two podman nodes
+  ansible.builtin.set_fact:
+    plan: "{{ [{'name': 'a'}, {'name': 'b'}] | distroforge.openstack.node_plan(images, 'bookworm', '10.89.42.0/24') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One dict per node with name, image, groups and ip.
+  type: list
+  elements: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
+from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import make_plan
+
+
+def node_plan(nodes, images, default_image, subnet=None, need_ip=False):
+    """Filter entry point; see DOCUMENTATION."""
+    try:
+        return make_plan(nodes, images=images, default_image=default_image, subnet=subnet, need_ip=need_ip)
+    except InputError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """distroforge node filters."""
+
+    def filters(self):
+        return {"node_plan": node_plan}

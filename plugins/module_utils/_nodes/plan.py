@@ -1,0 +1,132 @@
+"""Turn a user's node list into a validated plan with fixed addresses.
+
+Podman gives a container a new address on every restart unless one is
+fixed, and services register endpoints under that address, so each node
+gets a stable address derived from its name: the same name always maps to
+the same address in a subnet, whatever else is in the list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .._common.errors import InputError
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# The first addresses of a subnet are the gateway and what people hand out by hand.
+FIRST_DERIVED_HOST = 16
+KNOWN_KEYS = {"name", "image", "groups", "ip"}
+
+
+@dataclass
+class NodePlan:
+    """One node as the driver will create it."""
+
+    name: str
+    image: str
+    ip: str | None
+    groups: list[str] = field(default_factory=list)
+
+
+def _where(index: int, key: str = "") -> str:
+    return f"node_provision_nodes[{index}]" + (f".{key}" if key else "")
+
+
+def derived_address(name: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, taken: set[str]) -> str:
+    """A stable address for ``name`` in ``network`` that is not in ``taken``."""
+    hosts = network.num_addresses - FIRST_DERIVED_HOST - 1  # leave the broadcast address
+    if hosts <= 0:
+        raise InputError(f"node_provision_podman_subnet: {network} is too small; use a /24 or larger")
+    start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % hosts
+    for step in range(hosts):
+        address = str(network.network_address + FIRST_DERIVED_HOST + (start + step) % hosts)
+        if address not in taken:
+            return address
+    raise InputError(f"node_provision_podman_subnet: no free address left in {network}")
+
+
+def _parse_network(subnet: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if subnet is None:
+        return None
+    try:
+        return ipaddress.ip_network(subnet)
+    except ValueError as exc:
+        raise InputError(f"node_provision_podman_subnet: '{subnet}' is not a subnet such as 10.89.42.0/24") from exc
+
+
+def _check_name(index: int, node: Any, seen: dict[str, int]) -> str:
+    if not isinstance(node, Mapping):
+        raise InputError(f"{_where(index)}: each node must be a mapping with at least 'name'")
+    unknown = sorted(set(node) - KNOWN_KEYS)
+    if unknown:
+        raise InputError(f"{_where(index)}: unknown key '{unknown[0]}' (known: {', '.join(sorted(KNOWN_KEYS))})")
+    name = node.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InputError(
+            f"{_where(index, 'name')}: '{name}' is not a valid node name "
+            "(lower-case letters, digits and '-', at most 63, not starting or ending with '-')"
+        )
+    if name in seen:
+        raise InputError(f"{_where(index, 'name')}: duplicate node name '{name}' (also {_where(seen[name])})")
+    seen[name] = index
+    return name
+
+
+def _check_ip(index: int, ip: Any, network: Any, taken: set[str]) -> str:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError as exc:
+        raise InputError(f"{_where(index, 'ip')}: '{ip}' is not an IP address") from exc
+    if network is not None and address not in network:
+        raise InputError(f"{_where(index, 'ip')}: {ip} is outside node_provision_podman_subnet {network}")
+    if str(address) in taken:
+        raise InputError(f"{_where(index, 'ip')}: address {ip} is given to two nodes")
+    taken.add(str(address))
+    return str(address)
+
+
+def make_plan(
+    nodes: Iterable[Mapping[str, Any]],
+    *,
+    images: Mapping[str, Any],
+    default_image: str,
+    subnet: str | None,
+    need_ip: bool = False,
+) -> list[dict[str, Any]]:
+    """Validate ``nodes`` and return one plan dict per node.
+
+    ``subnet`` set: every node gets an address in it (given or derived).
+    ``need_ip``: every node must give its address (static hosts).
+    Errors name the list index, the field and the fix.
+    """
+    network = _parse_network(subnet)
+    plans: list[NodePlan] = []
+    seen: dict[str, int] = {}
+    taken: set[str] = set()
+    for index, node in enumerate(nodes):
+        name = _check_name(index, node, seen)
+        image = node.get("image") or default_image
+        if image not in images:
+            raise InputError(
+                f"{_where(index, 'image')}: unknown image '{image}' (defined in node_provision_images: "
+                f"{', '.join(sorted(images)) or 'none'})"
+            )
+        groups = node.get("groups") or []
+        if isinstance(groups, str) or not all(isinstance(g, str) and g for g in groups):
+            raise InputError(f"{_where(index, 'groups')}: must be a list of group names")
+        ip = node.get("ip")
+        if ip is not None:
+            ip = _check_ip(index, ip, network, taken)
+        elif need_ip:
+            raise InputError(f"{_where(index, 'ip')}: the static driver needs the address of each host")
+        plans.append(NodePlan(name=name, image=image, ip=ip, groups=list(groups)))
+    if network is not None:
+        for plan in plans:
+            if plan.ip is None:
+                plan.ip = derived_address(plan.name, network, taken)
+                taken.add(plan.ip)
+    return [asdict(p) for p in plans]
