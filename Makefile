@@ -19,6 +19,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Where `make run` keeps its state, repositories, reports and logs.
 WORKDIR ?= $(TOP)/build/run
 SANITY_ROOT := $(TOP)/build/sanity/ansible_collections/distroforge/openstack
+# Which files sanity sees; `make sanity SANITY_FILES='git ls-files -z --cached'` checks only what is staged.
+SANITY_FILES := git ls-files -z --cached --others --exclude-standard
 
 .PHONY: bootstrap run test lint sanity unit molecule bench docs lock clean help
 
@@ -50,7 +52,7 @@ lint: bootstrap
 # in a git repository of its own so our .gitignore of build/ does not hide it.
 sanity: bootstrap
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_ROOT)/
+	$(SANITY_FILES) | rsync -a --from0 --files-from=- ./ $(SANITY_ROOT)/
 	cd $(SANITY_ROOT) && git init -q && git add -A && ansible-test sanity --python 3.11 --requirements --color $(if $(CI),no,yes)
 
 unit: bootstrap

@@ -1,0 +1,71 @@
+"""Poll packages and record what is new in the state DB: source_poll's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._common.errors import InputError
+from .._statedb.db import NewCommit, StateDB
+from .poll import poll
+
+
+def _check_packages(packages: list[Any]) -> None:
+    for index, pkg in enumerate(packages):
+        if not isinstance(pkg, Mapping) or not pkg.get("project"):
+            raise InputError(f"packages[{index}]: each package needs 'project' (pass pkgdb_info's packages)")
+        if not pkg.get("upstream"):
+            raise InputError(f"packages[{index}] ({pkg['project']}): missing 'upstream' (pass pkgdb_info's packages)")
+        if not (pkg.get("distgit") or pkg.get("master-distgit")):
+            raise InputError(f"packages[{index}] ({pkg['project']}): missing 'distgit' (pass pkgdb_info's packages)")
+
+
+def poll_and_queue(
+    packages: Iterable[Mapping[str, Any]],
+    *,
+    release: str,
+    db_path: str,
+    cache_dir: str,
+    workers: int | None = None,
+    timeout: float = 120,
+    record: bool = True,
+) -> dict[str, Any]:
+    """Poll ``packages`` against the state DB; queue new commits when ``record``.
+
+    Returns a module result: ``changed`` is true when new commits were found.
+    """
+    pkgs = list(packages)
+    _check_packages(pkgs)
+    with StateDB(db_path) as db:
+        known = {project: (rec.commit_hash, rec.distgit_hash) for project, rec in db.heads(release).items()}
+        report = poll(pkgs, known, cache_dir=cache_dir, workers=workers, timeout=timeout)
+        new_commits = [p.as_dict() for p in report.changed]
+        components = {pkg["project"]: pkg.get("component") for pkg in pkgs}
+        if record and report.changed:
+            queued = db.queue(
+                NewCommit(
+                    project=p.project,
+                    release=release,
+                    commit_hash=p.commit_hash,
+                    distgit_hash=p.distgit_hash,
+                    dt_commit=p.commit.commit_time,
+                    commit_branch=p.source_branch,
+                    distgit_branch=p.distgit_branch,
+                    dt_distgit=p.distgit_commit.commit_time,
+                    author=p.commit.author,
+                    subject=p.commit.subject,
+                    component=components.get(p.project),
+                )
+                for p in report.changed
+            )
+            ids = {(c.project, c.commit_hash, c.distgit_hash): c.id for c in queued}
+            for row in new_commits:
+                row["queued_id"] = ids.get((row["project"], row["commit_hash"], row["distgit_hash"]))
+    return {
+        "changed": bool(new_commits),
+        "new_commits": new_commits,
+        "errors": [{"project": p.project, "error": p.error} for p in report.errors],
+        "polled": len(report.packages),
+        "unchanged": len(report.packages) - len(new_commits) - len(report.errors),
+        "duration": report.duration,
+    }

@@ -1,0 +1,799 @@
+"""The state DB: what was polled, built, voted on and promoted.
+
+One SQLite file in WAL mode on the repo server.  Writers take an exclusive
+``flock`` on ``<db>.lock`` and then ``BEGIN IMMEDIATE``, so there is one
+writer at a time across processes, each waiting a bounded time with a clear
+error; readers never take the lock and, thanks to WAL, read the last
+committed state while a writer works.  ``synchronous=FULL`` makes every
+commit durable before it returns, so losing power loses nothing committed.
+
+All timestamps are integers, epoch seconds UTC.  Records come back as
+dataclasses with ``as_dict()`` for modules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
+
+from .._common.errors import DistroforgeError, InputError
+from . import schema
+from .schema import BUILDING, FAILED, QUEUED, RETRY, STATUSES, SUCCESS
+
+# Labels DLRN itself moves on every build; a promotion must not steal them.
+RESERVED_LABELS = ("current", "consistent")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The order that makes a commit "newer" for a project: DLRN's
+# getLastProcessedCommit (commit time, then insertion), plus the distgit
+# time because a packaging-only change makes a new build too.
+_NEWEST_FIRST = "dt_commit DESC, COALESCE(dt_distgit, 0) DESC, id DESC"
+
+
+class StateDBBusy(DistroforgeError):
+    """Another writer held the state DB lock for longer than we may wait."""
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectRecord:
+    """A package known to the state DB (rdoinfo ``project``)."""
+
+    id: int
+    project: str
+    component: Optional[str]
+    upstream: Optional[str]
+    distgit: Optional[str]
+    maintainers: List[str]
+    dt_added: int
+    dt_updated: int
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return the record as plain data for a module result."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewCommit:
+    """A commit found by a poll, as given to :meth:`StateDB.queue`."""
+
+    project: str
+    release: str
+    commit_hash: str
+    distgit_hash: str
+    dt_commit: int
+    commit_branch: Optional[str] = None
+    distgit_branch: Optional[str] = None
+    dt_distgit: Optional[int] = None
+    author: Optional[str] = None
+    subject: Optional[str] = None
+    component: Optional[str] = None
+    dt_queued: Optional[int] = None
+
+    def validate(self, where: str) -> None:
+        """Raise InputError naming ``where`` and the field when a value is unusable."""
+        for name in ("project", "release", "commit_hash", "distgit_hash"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(f"{where}: {name} must be a non-empty string, got {value!r}")
+        for name in ("dt_commit", "dt_distgit", "dt_queued"):
+            value = getattr(self, name)
+            if value is None and name != "dt_commit":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(f"{where}: {name} must be epoch seconds (an integer >= 0), got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CommitRecord:
+    """One (project, release, commit_hash, distgit_hash) and its build state."""
+
+    id: int
+    project: str
+    release: str
+    commit_hash: str
+    distgit_hash: str
+    commit_branch: Optional[str]
+    distgit_branch: Optional[str]
+    dt_commit: int
+    dt_distgit: Optional[int]
+    author: Optional[str]
+    subject: Optional[str]
+    component: Optional[str]
+    status: str
+    dt_queued: int
+    dt_started: Optional[int]
+    dt_build: Optional[int]
+    builder: Optional[str]
+    nvr: Optional[str]
+    artifacts: List[str]
+    log_url: Optional[str]
+    notes: Optional[str]
+    flags: int
+    retries: int
+
+    @property
+    def repo_hash(self) -> str:
+        """DLRN's name for this build's repository: ``<commit_hash>_<distgit_hash[:8]>``."""
+        return f"{self.commit_hash}_{self.distgit_hash[:8]}"
+
+    @property
+    def repo_path(self) -> str:
+        """DLRN's sharded repository directory, relative to ``repos/``."""
+        return f"{self.commit_hash[:2]}/{self.commit_hash[2:4]}/{self.repo_hash}"
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return the record as plain data, with ``repo_hash`` and ``repo_path``."""
+        data = dataclasses.asdict(self)
+        data["repo_hash"] = self.repo_hash
+        data["repo_path"] = self.repo_path
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class VoteRecord:
+    """A CI job's vote on a commit repository or an aggregate hash."""
+
+    id: int
+    ref_hash: str
+    aggregate: bool
+    commit_id: Optional[int]
+    job_id: str
+    success: bool
+    in_progress: bool
+    url: Optional[str]
+    notes: Optional[str]
+    user: Optional[str]
+    timestamp: int
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return the record as plain data for a module result."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PromotionRecord:
+    """A label moved to a hash by a user at a time."""
+
+    id: int
+    ref_hash: str
+    aggregate: bool
+    commit_id: Optional[int]
+    label: str
+    user: Optional[str]
+    timestamp: int
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return the record as plain data for a module result."""
+        return dataclasses.asdict(self)
+
+
+_JSON_LISTS = ("artifacts", "maintainers")
+_BOOLS = ("aggregate", "success", "in_progress")
+
+
+def _record(cls: Any, row: sqlite3.Row) -> Any:
+    """Build a record dataclass from a row, decoding JSON lists and booleans."""
+    values = {}
+    for field in dataclasses.fields(cls):
+        value = row[field.name]
+        if field.name in _JSON_LISTS:
+            value = json.loads(value)
+        elif field.name in _BOOLS:
+            value = bool(value)
+        values[field.name] = value
+    return cls(**values)
+
+
+def summarize(records: Iterable[CommitRecord]) -> Dict[str, int]:
+    """Count ``records`` per status (every status present, zero included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for record in records:
+        counts[record.status] += 1
+    return counts
+
+
+def _timestamp(value: Optional[int], what: str) -> int:
+    if value is None:
+        return _now()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{what} must be epoch seconds (an integer >= 0), got {value!r}")
+    return value
+
+
+class StateDB:
+    """The state DB at ``path``.
+
+    Opening for writing creates the file and migrates its schema forward;
+    ``readonly=True`` never writes and refuses a missing or outdated DB.
+    ``busy_timeout`` bounds SQLite's own waits, ``lock_timeout`` the wait
+    for another writer's lock (both in seconds).
+    """
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        readonly: bool = False,
+        busy_timeout: float = 30.0,
+        lock_timeout: float = 120.0,
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self._busy_timeout = busy_timeout
+        self._depth = 0
+        self._conn = self._connect()
+        try:
+            self.schema_version = self._check_schema()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- connection, lock, schema -------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            if not self.path.is_file():
+                raise InputError(
+                    f"state DB {self.path} does not exist: it is created by the first poll "
+                    "(distroforge.openstack.source_poll)"
+                )
+            target, uri = f"file:{quote(str(self.path.resolve()))}?mode=ro", True
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"state DB {self.path}: cannot create its directory: {exc.strerror}") from exc
+            target, uri = str(self.path), False
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the
+            # sqlite3 module never opens a transaction behind our back.
+            conn = sqlite3.connect(target, uri=uri, timeout=self._busy_timeout, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            # FULL: fsync the WAL at every commit; NORMAL would lose the last
+            # commits on power loss.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"state DB {self.path}: cannot open ({exc}): check the path and its permissions") from exc
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"state DB {self.path} is not an SQLite database ({exc}): move it aside") from exc
+        return conn
+
+    def _check_schema(self) -> int:
+        try:
+            version = schema.user_version(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"state DB {self.path} is not an SQLite database ({exc}): move it aside") from exc
+        if version > schema.SCHEMA_VERSION:
+            raise InputError(
+                f"state DB {self.path} has schema version {version} but this collection knows only up to "
+                f"{schema.SCHEMA_VERSION}: upgrade the distroforge.openstack collection"
+            )
+        if self.readonly:
+            if version < schema.SCHEMA_VERSION:
+                raise InputError(
+                    f"state DB {self.path} has schema version {version}, this collection needs "
+                    f"{schema.SCHEMA_VERSION}: run a poll (distroforge.openstack.source_poll) to migrate it"
+                )
+            return version
+        if version == schema.SCHEMA_VERSION and str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal":
+            # The usual case: nothing to change, so do not queue behind a writer.
+            return version
+        with self._flock():
+            # WAL is what lets readers run beside the writer; the mode is
+            # stored in the file, and switching needs no open transaction.
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise InputError(
+                    f"state DB {self.path}: the filesystem refused WAL mode (got {mode}): put the DB on a local disk"
+                )
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again under the lock: another process may have migrated.
+                _old, version = schema.migrate(self._conn)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        return version
+
+    @contextmanager
+    def _flock(self) -> Iterator[None]:
+        """Hold the exclusive writer lock on ``<db>.lock`` (released by the kernel if we die)."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"state DB lock {self.lock_path}: cannot open: {exc.strerror}") from exc
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    # Polling (not a blocking flock) keeps the wait bounded
+                    # without signals; writers hold the lock for milliseconds.
+                    if time.monotonic() >= deadline:
+                        raise StateDBBusy(
+                            f"state DB {self.path}: another writer held {self.lock_path} for more than "
+                            f"{self.lock_timeout:.0f} s: wait for it to finish or find the stuck process"
+                        ) from None
+                    time.sleep(0.005)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def writer(self) -> Iterator[sqlite3.Connection]:
+        """Run the block as the one writer: commit on success, roll back on any exception.
+
+        Nested ``writer()`` blocks join the outermost transaction.
+        """
+        if self.readonly:
+            raise InputError(f"state DB {self.path} is opened read-only: open it with readonly=False to write")
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._conn
+            finally:
+                self._depth -= 1
+            return
+        with self._flock():
+            # IMMEDIATE takes SQLite's write lock now, so even a writer that
+            # ignores our flock (sqlite3 CLI) cannot interleave.
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for several SELECTs (never blocks on a writer)."""
+        if self._depth:
+            yield self._conn
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield self._conn
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> "StateDB":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def integrity_check(self) -> str:
+        """Return SQLite's ``PRAGMA integrity_check`` verdict (``ok`` when healthy)."""
+        return "; ".join(str(row[0]) for row in self._conn.execute("PRAGMA integrity_check"))
+
+    # -- projects ---------------------------------------------------------------------
+
+    def upsert_project(
+        self,
+        project: str,
+        *,
+        component: Optional[str] = None,
+        upstream: Optional[str] = None,
+        distgit: Optional[str] = None,
+        maintainers: Sequence[str] = (),
+        now: Optional[int] = None,
+    ) -> Tuple[ProjectRecord, bool]:
+        """Create or update a package; returns the record and whether anything changed."""
+        if not isinstance(project, str) or not project.strip():
+            raise InputError(f"state DB {self.path}: project name must be a non-empty string, got {project!r}")
+        stamp = _timestamp(now, "project timestamp")
+        wanted = (component, upstream, distgit, json.dumps(list(maintainers)))
+        with self.writer() as conn:
+            row = conn.execute("SELECT * FROM projects WHERE project = ?", (project,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO projects (project, component, upstream, distgit, maintainers, dt_added, dt_updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (project, *wanted, stamp, stamp),
+                )
+                changed = True
+            elif (row["component"], row["upstream"], row["distgit"], row["maintainers"]) != wanted:
+                conn.execute(
+                    "UPDATE projects SET component = ?, upstream = ?, distgit = ?, maintainers = ?, dt_updated = ?"
+                    " WHERE project = ?",
+                    (*wanted, stamp, project),
+                )
+                changed = True
+            else:
+                changed = False
+            row = conn.execute("SELECT * FROM projects WHERE project = ?", (project,)).fetchone()
+        return _record(ProjectRecord, row), changed
+
+    def projects(self) -> List[ProjectRecord]:
+        """Return every known package, by name."""
+        with self._reader() as conn:
+            rows = conn.execute("SELECT * FROM projects ORDER BY project").fetchall()
+        return [_record(ProjectRecord, row) for row in rows]
+
+    # -- polling ----------------------------------------------------------------------
+
+    def heads(self, release: str) -> Dict[str, CommitRecord]:
+        """Return per project the newest commit known for ``release``: what a poll compares against.
+
+        Every status counts (a RETRY or FAILED commit is still known), so a
+        poll never queues the same head twice.
+        """
+        return {record.project: record for record in self._latest(release=release)}
+
+    def queue(self, changes: Iterable[Union[NewCommit, Mapping[str, Any]]]) -> List[CommitRecord]:
+        """Record new commits as QUEUED in one transaction; returns only those that were new.
+
+        A (project, release, commit_hash, distgit_hash) already in the DB, or
+        twice in ``changes``, is skipped, so re-running a poll is harmless.
+        """
+        items = [change if isinstance(change, NewCommit) else self._new_commit(change) for change in changes]
+        for index, item in enumerate(items):
+            item.validate(f"state DB {self.path}: queued commit #{index} ({getattr(item, 'project', '?')})")
+        if not items:
+            return []
+        stamp = _now()
+        new_ids = []
+        with self.writer() as conn:
+            for item in items:
+                dt_queued = item.dt_queued if item.dt_queued is not None else stamp
+                conn.execute(
+                    "INSERT INTO projects (project, component, dt_added, dt_updated) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (project) DO NOTHING",
+                    (item.project, item.component, dt_queued, dt_queued),
+                )
+                cursor = conn.execute(
+                    "INSERT INTO commits (project, release, commit_hash, distgit_hash, commit_branch, distgit_branch,"
+                    " dt_commit, dt_distgit, author, subject, component, status, dt_queued)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (project, release, commit_hash, distgit_hash) DO NOTHING",
+                    (
+                        item.project,
+                        item.release,
+                        item.commit_hash,
+                        item.distgit_hash,
+                        item.commit_branch,
+                        item.distgit_branch,
+                        item.dt_commit,
+                        item.dt_distgit,
+                        item.author,
+                        item.subject,
+                        item.component,
+                        QUEUED,
+                        dt_queued,
+                    ),
+                )
+                if cursor.rowcount == 1:
+                    new_ids.append(cursor.lastrowid)
+            return [self._get(conn, commit_id) for commit_id in new_ids]
+
+    def _new_commit(self, change: Mapping[str, Any]) -> NewCommit:
+        names = {field.name for field in dataclasses.fields(NewCommit)}
+        unknown = sorted(set(change) - names)
+        if unknown:
+            raise InputError(f"state DB {self.path}: queued commit has unknown field(s) {', '.join(unknown)}")
+        try:
+            return NewCommit(**change)
+        except TypeError as exc:
+            raise InputError(f"state DB {self.path}: queued commit {dict(change)!r} is incomplete: {exc}") from exc
+
+    # -- build lifecycle ----------------------------------------------------------------
+
+    def claim(self, commit_id: int, builder: str, *, now: Optional[int] = None) -> bool:
+        """Move a QUEUED or RETRY commit to BUILDING for ``builder``; False if it is not waiting.
+
+        Atomic across processes: of concurrent claims exactly one wins.
+        """
+        if not isinstance(builder, str) or not builder.strip():
+            raise InputError(f"state DB {self.path}: builder must be a non-empty string, got {builder!r}")
+        stamp = _timestamp(now, "claim timestamp")
+        with self.writer() as conn:
+            cursor = conn.execute(
+                "UPDATE commits SET status = ?, builder = ?, dt_started = ? WHERE id = ? AND status IN (?, ?)",
+                (BUILDING, builder, stamp, commit_id, QUEUED, RETRY),
+            )
+            if cursor.rowcount == 1:
+                return True
+            self._get(conn, commit_id)  # raises for an unknown id
+            return False
+
+    def finish(
+        self,
+        commit_id: int,
+        status: str,
+        *,
+        nvr: Optional[str] = None,
+        artifacts: Sequence[str] = (),
+        log_url: Optional[str] = None,
+        notes: Optional[str] = None,
+        flags: Optional[int] = None,
+        dt_build: Optional[int] = None,
+    ) -> CommitRecord:
+        """Record the outcome of a BUILDING commit: SUCCESS, FAILED or RETRY (which counts a retry).
+
+        ``log_url`` is the build log's URL or path on the repo server.
+        """
+        if status not in (SUCCESS, FAILED, RETRY):
+            raise InputError(f"state DB {self.path}: build status must be SUCCESS, FAILED or RETRY, got {status!r}")
+        stamp = _timestamp(dt_build, "dt_build")
+        artifact_list = list(artifacts)
+        if not all(isinstance(item, str) for item in artifact_list):
+            raise InputError(f"state DB {self.path}: artifacts must be a list of strings (file names or paths)")
+        with self.writer() as conn:
+            current = self._get(conn, commit_id)
+            if current.status != BUILDING:
+                raise InputError(
+                    f"state DB {self.path}: commit {commit_id} ({current.project} {current.commit_hash[:7]}) is "
+                    f"{current.status}, not BUILDING: claim it before finishing it"
+                )
+            conn.execute(
+                "UPDATE commits SET status = ?, nvr = ?, artifacts = ?, log_url = ?, notes = ?, flags = ?,"
+                " dt_build = ?, retries = retries + ? WHERE id = ?",
+                (
+                    status,
+                    nvr,
+                    json.dumps(artifact_list),
+                    log_url,
+                    notes,
+                    current.flags if flags is None else flags,
+                    stamp,
+                    1 if status == RETRY else 0,
+                    commit_id,
+                ),
+            )
+            return self._get(conn, commit_id)
+
+    def pending(self, release: Optional[str] = None, limit: Optional[int] = None) -> List[CommitRecord]:
+        """Return commits waiting for a builder (QUEUED or RETRY), oldest first.
+
+        Oldest means queued first, then older commit first, so one project's
+        commits build in history order as DLRN does.
+        """
+        sql = "SELECT * FROM commits WHERE status IN (?, ?)"
+        args: List[Any] = [QUEUED, RETRY]
+        if release is not None:
+            sql += " AND release = ?"
+            args.append(release)
+        sql += " ORDER BY dt_queued, dt_commit, COALESCE(dt_distgit, 0), id"
+        return self._select(sql, args, limit)
+
+    # -- queries ---------------------------------------------------------------------
+
+    def get(self, commit_id: int) -> CommitRecord:
+        """Return the commit with this id (InputError if there is none)."""
+        with self._reader() as conn:
+            return self._get(conn, commit_id)
+
+    def last_builds(self, release: Optional[str] = None) -> List[CommitRecord]:
+        """Return per package (and release) its newest commit, whatever its status: DLRN's status report."""
+        return self._latest(release=release)
+
+    def failures(self, release: Optional[str] = None, since: Optional[int] = None) -> List[CommitRecord]:
+        """Return the packages whose latest finished build (SUCCESS or FAILED) FAILED.
+
+        ``since`` keeps only failures built at or after that time.  Queued or
+        retrying newer commits do not hide a failure: it stays until a build
+        of that package succeeds.
+        """
+        records = self._latest(release=release, statuses=(SUCCESS, FAILED))
+        return [
+            record
+            for record in records
+            if record.status == FAILED and (since is None or (record.dt_build or 0) >= since)
+        ]
+
+    def commit(
+        self, commit_hash: str, distgit_hash: Optional[str] = None, *, release: Optional[str] = None
+    ) -> Optional[CommitRecord]:
+        """Return the newest record of ``commit_hash`` (and distgit hash or its prefix), or None."""
+        found = self.commits(commit_hash=commit_hash, distgit_hash=distgit_hash, release=release, limit=1)
+        return found[0] if found else None
+
+    def commits(
+        self,
+        project: Optional[str] = None,
+        status: Optional[str] = None,
+        *,
+        release: Optional[str] = None,
+        commit_hash: Optional[str] = None,
+        distgit_hash: Optional[str] = None,
+        limit: Optional[int] = 100,
+    ) -> List[CommitRecord]:
+        """Return commits matching every given filter, newest recorded first.
+
+        ``distgit_hash`` may be a prefix (DLRN's repo names carry 8 characters).
+        """
+        if status is not None and status not in STATUSES:
+            raise InputError(f"state DB {self.path}: status must be one of {', '.join(STATUSES)}, got {status!r}")
+        clauses: List[str] = []
+        args: List[Any] = []
+        for column, value in (("project", project), ("status", status), ("release", release)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if commit_hash is not None:
+            clauses.append("commit_hash = ?")
+            args.append(commit_hash)
+        if distgit_hash:
+            # substr, not LIKE: hashes must match literally.
+            clauses.append("substr(distgit_hash, 1, ?) = ?")
+            args.extend([len(distgit_hash), distgit_hash])
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select(f"SELECT * FROM commits{where} ORDER BY id DESC", args, limit)
+
+    # -- votes and promotions ------------------------------------------------------------
+
+    def record_vote(
+        self,
+        ref_hash: str,
+        job_id: str,
+        success: bool,
+        *,
+        url: Optional[str] = None,
+        notes: Optional[str] = None,
+        timestamp: Optional[int] = None,
+        aggregate: bool = False,
+        in_progress: bool = False,
+        user: Optional[str] = None,
+    ) -> VoteRecord:
+        """Record a CI job's vote on a commit repo or (``aggregate=True``) an aggregate hash.
+
+        A commit repo is named by ``<commit_hash>_<distgit8>`` or by its
+        commit hash alone; it must be in the DB.  Votes are history: a job
+        voting again adds a row, the newest wins.
+        """
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise InputError(f"state DB {self.path}: vote job_id must be a non-empty string, got {job_id!r}")
+        stamp = _timestamp(timestamp, "vote timestamp")
+        with self.writer() as conn:
+            canonical, commit_id = self._resolve(conn, ref_hash, aggregate)
+            cursor = conn.execute(
+                "INSERT INTO votes (ref_hash, aggregate, commit_id, job_id, success, in_progress, url, notes, user,"
+                " timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    canonical,
+                    int(aggregate),
+                    commit_id,
+                    job_id,
+                    int(bool(success)),
+                    int(in_progress),
+                    url,
+                    notes,
+                    user,
+                    stamp,
+                ),
+            )
+            row = conn.execute("SELECT * FROM votes WHERE id = ?", (cursor.lastrowid,)).fetchone()
+        return _record(VoteRecord, row)
+
+    def votes(self, ref_hash: str, *, aggregate: bool = False) -> List[VoteRecord]:
+        """Return the votes on a commit repo or aggregate hash, oldest first."""
+        with self._reader() as conn:
+            canonical, _commit_id = self._resolve(conn, ref_hash, aggregate)
+            rows = conn.execute(
+                "SELECT * FROM votes WHERE ref_hash = ? AND aggregate = ? ORDER BY timestamp, id",
+                (canonical, int(aggregate)),
+            ).fetchall()
+        return [_record(VoteRecord, row) for row in rows]
+
+    def record_promotion(
+        self,
+        ref_hash: str,
+        label: str,
+        user: Optional[str] = None,
+        timestamp: Optional[int] = None,
+        *,
+        aggregate: bool = False,
+    ) -> PromotionRecord:
+        """Record that ``label`` now points at a commit repo or aggregate hash."""
+        if not isinstance(label, str) or not _LABEL.match(label) or label in RESERVED_LABELS:
+            raise InputError(
+                f"state DB {self.path}: promotion label {label!r} is not usable: use letters, digits, '.', '_', '-'"
+                f" and none of {', '.join(RESERVED_LABELS)}"
+            )
+        stamp = _timestamp(timestamp, "promotion timestamp")
+        with self.writer() as conn:
+            canonical, commit_id = self._resolve(conn, ref_hash, aggregate)
+            cursor = conn.execute(
+                "INSERT INTO promotions (ref_hash, aggregate, commit_id, label, user, timestamp)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (canonical, int(aggregate), commit_id, label, user, stamp),
+            )
+            row = conn.execute("SELECT * FROM promotions WHERE id = ?", (cursor.lastrowid,)).fetchone()
+        return _record(PromotionRecord, row)
+
+    def promotions(self, label: Optional[str] = None, limit: Optional[int] = None) -> List[PromotionRecord]:
+        """Return promotions, newest first; the first one per label is where it points now."""
+        sql = "SELECT * FROM promotions"
+        args: List[Any] = []
+        if label is not None:
+            sql += " WHERE label = ?"
+            args.append(label)
+        sql += " ORDER BY timestamp DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._reader() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_record(PromotionRecord, row) for row in rows]
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _get(self, conn: sqlite3.Connection, commit_id: int) -> CommitRecord:
+        row = conn.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone()
+        if row is None:
+            raise InputError(f"state DB {self.path}: no commit with id {commit_id!r}")
+        return _record(CommitRecord, row)
+
+    def _select(self, sql: str, args: Sequence[Any], limit: Optional[int]) -> List[CommitRecord]:
+        if limit is not None:
+            sql += " LIMIT ?"
+            args = [*args, int(limit)]
+        with self._reader() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_record(CommitRecord, row) for row in rows]
+
+    def _latest(self, *, release: Optional[str], statuses: Sequence[str] = STATUSES) -> List[CommitRecord]:
+        """Newest commit per (release, project) among ``statuses``."""
+        marks = ", ".join("?" * len(statuses))
+        args: List[Any] = list(statuses)
+        where = f"status IN ({marks})"
+        if release is not None:
+            where += " AND release = ?"
+            args.append(release)
+        sql = (
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER"
+            f" (PARTITION BY release, project ORDER BY {_NEWEST_FIRST}) AS newest"
+            f" FROM commits WHERE {where}) WHERE newest = 1 ORDER BY release, project"
+        )
+        return self._select(sql, args, None)
+
+    def _resolve(self, conn: sqlite3.Connection, ref_hash: str, aggregate: bool) -> Tuple[str, Optional[int]]:
+        """Return the canonical hash and commit id a vote or promotion refers to."""
+        if not isinstance(ref_hash, str) or not ref_hash.strip():
+            raise InputError(f"state DB {self.path}: hash must be a non-empty string, got {ref_hash!r}")
+        if aggregate:
+            return ref_hash, None
+        commit_hash, _sep, distgit_prefix = ref_hash.partition("_")
+        sql = "SELECT * FROM commits WHERE commit_hash = ?"
+        args: List[Any] = [commit_hash]
+        if distgit_prefix:
+            sql += " AND substr(distgit_hash, 1, ?) = ?"
+            args.extend([len(distgit_prefix), distgit_prefix])
+        row = conn.execute(f"{sql} ORDER BY id DESC LIMIT 1", args).fetchone()
+        if row is None:
+            raise InputError(
+                f"state DB {self.path}: no commit {ref_hash}: name a built commit as <commit_hash>_<distgit8>"
+                " or pass aggregate=true for an aggregate hash"
+            )
+        record = _record(CommitRecord, row)
+        return record.repo_hash, record.id

@@ -1,0 +1,142 @@
+"""Schema of the state DB as a list of forward migrations.
+
+``PRAGMA user_version`` holds the number of the last migration applied.  A
+migration is never edited once released: changes go into a new one, so a DB
+created by any older collection can be brought forward step by step.  Each
+step runs inside the caller's write transaction together with the version
+bump, so a crash leaves the DB at the old version or the new one, never
+between.
+
+Column names follow DLRN's data model where it has a word for the thing
+(``commit_hash``, ``dt_commit``, ``dt_build``, ``status``, ``notes``,
+``flags``, ``component``, ``commit_branch`` ...); where the collection
+already has its own word it wins: ``distgit_hash`` is DLRN's
+``distro_hash``, ``project`` its ``project_name``, ``label`` its
+``promotion_name``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Dict, Tuple
+
+# Build states of a commit.  QUEUED and RETRY wait for a builder, BUILDING is
+# claimed by one, SUCCESS and FAILED are final for that commit.
+QUEUED = "QUEUED"
+BUILDING = "BUILDING"
+SUCCESS = "SUCCESS"
+FAILED = "FAILED"
+RETRY = "RETRY"
+STATUSES = (QUEUED, BUILDING, SUCCESS, FAILED, RETRY)
+
+_V1 = (
+    # One row per package (rdoinfo ``project``); commits name it by text so
+    # a poll can queue a commit for a project it sees for the first time.
+    """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL UNIQUE,
+        component TEXT,
+        upstream TEXT,
+        distgit TEXT,
+        maintainers TEXT NOT NULL DEFAULT '[]',
+        dt_added INTEGER NOT NULL,
+        dt_updated INTEGER NOT NULL
+    )
+    """,
+    # One row per (project, release, upstream commit, distgit commit): the
+    # unit DLRN builds and publishes as repos/<h[:2]>/<h[2:4]>/<hash>_<distgit8>.
+    """
+    CREATE TABLE commits (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL,
+        release TEXT NOT NULL,
+        commit_hash TEXT NOT NULL,
+        distgit_hash TEXT NOT NULL,
+        commit_branch TEXT,
+        distgit_branch TEXT,
+        dt_commit INTEGER NOT NULL,
+        dt_distgit INTEGER,
+        author TEXT,
+        subject TEXT,
+        component TEXT,
+        status TEXT NOT NULL CHECK (status IN ('QUEUED', 'BUILDING', 'SUCCESS', 'FAILED', 'RETRY')),
+        dt_queued INTEGER NOT NULL,
+        dt_started INTEGER,
+        dt_build INTEGER,
+        builder TEXT,
+        nvr TEXT,
+        artifacts TEXT NOT NULL DEFAULT '[]',
+        log_url TEXT,
+        notes TEXT,
+        flags INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (project, release, commit_hash, distgit_hash)
+    )
+    """,
+    "CREATE INDEX commits_by_project ON commits (release, project, dt_commit, dt_distgit, id)",
+    "CREATE INDEX commits_by_status ON commits (status, dt_queued, id)",
+    "CREATE INDEX commits_by_hash ON commits (commit_hash)",
+)
+
+_V2 = (
+    # Builds may be retried (network blips, mirror errors); DLRN caps them.
+    "ALTER TABLE commits ADD COLUMN retries INTEGER NOT NULL DEFAULT 0",
+    # Votes of CI jobs on a commit repo (commit_id set) or on an aggregate
+    # hash (aggregate = 1, commit_id NULL): DLRN's civotes and civotes_agg in
+    # one table; job_id/success/url/in_progress are its ci_name/ci_vote/
+    # ci_url/ci_in_progress, named as the rest of the collection names them.
+    """
+    CREATE TABLE votes (
+        id INTEGER PRIMARY KEY,
+        ref_hash TEXT NOT NULL,
+        aggregate INTEGER NOT NULL DEFAULT 0 CHECK (aggregate IN (0, 1)),
+        commit_id INTEGER REFERENCES commits (id),
+        job_id TEXT NOT NULL,
+        success INTEGER NOT NULL CHECK (success IN (0, 1)),
+        in_progress INTEGER NOT NULL DEFAULT 0 CHECK (in_progress IN (0, 1)),
+        url TEXT,
+        notes TEXT,
+        user TEXT,
+        timestamp INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX votes_by_hash ON votes (ref_hash, timestamp)",
+    # A label (DLRN's promotion_name) moving to a hash; the latest row per
+    # label is where it points.
+    """
+    CREATE TABLE promotions (
+        id INTEGER PRIMARY KEY,
+        ref_hash TEXT NOT NULL,
+        aggregate INTEGER NOT NULL DEFAULT 0 CHECK (aggregate IN (0, 1)),
+        commit_id INTEGER REFERENCES commits (id),
+        label TEXT NOT NULL,
+        user TEXT,
+        timestamp INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX promotions_by_label ON promotions (label, timestamp)",
+)
+
+MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version recorded in the DB (0 for a new file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> Tuple[int, int]:
+    """Apply the migrations after the DB's version up to ``target``.
+
+    The caller owns the transaction (``BEGIN IMMEDIATE``): DDL and the
+    ``user_version`` bump are transactional in SQLite, so they commit or
+    roll back together.  Returns ``(old_version, new_version)``.
+    """
+    old = user_version(conn)
+    for version in range(old + 1, target + 1):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+        # PRAGMA takes no bound parameters; version is an int from our table.
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+    return old, max(old, target)

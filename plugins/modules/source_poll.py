@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# Copyright: distroforge developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: source_poll
+short_description: Find new upstream and distgit commits and queue them for building
+version_added: 0.1.0
+description:
+  - For each package, finds the newest commit of its upstream source branch
+    and of its distgit (packaging) branch, in parallel, with one
+    C(git ls-remote) per repository.
+  - Compares them with the state DB; a package whose pair of commits is new
+    is fetched into a local mirror (only then), its commit time, author and
+    subject are read, and it is recorded in the state DB as C(QUEUED).
+  - Like DLRN's C(--head-only), only the newest commit of each branch is
+    queued, not every commit since the last poll.
+  - An unreachable or broken repository is reported for its package and
+    does not stop the others.
+author:
+  - distroforge developers (@distroforge)
+options:
+  packages:
+    description:
+      - Packages to poll, as returned by M(distroforge.openstack.pkgdb_info)
+        with C(release) (C(project), C(name), C(upstream), C(distgit),
+        C(source_branch), C(distgit_branch)).
+    type: list
+    elements: dict
+    required: true
+  release:
+    description: Release the commits are queued for (a state DB column).
+    type: str
+    required: true
+  db:
+    description: Path of the state DB (SQLite); created on first use.
+    type: path
+    required: true
+  cache_dir:
+    description: Directory of the local bare mirrors.
+    type: path
+    required: true
+  workers:
+    description: Parallel git operations; default four per CPU, at most 32.
+    type: int
+  timeout:
+    description: Seconds allowed for each git operation.
+    type: int
+    default: 120
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Reports what changed without recording it in the state DB.
+      - Local mirrors are still refreshed for changed packages (they are a cache).
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+requirements:
+  - git
+"""
+
+EXAMPLES = r"""
+- name: Read the package database
+  distroforge.openstack.pkgdb_info:
+    path: examples/distro/rdo-full.yml
+    release: zed
+  register: pkgdb
+
+- name: Poll every package for new commits
+  distroforge.openstack.source_poll:
+    packages: "{{ pkgdb.packages }}"
+    release: zed
+    db: /var/lib/distroforge/state.db
+    cache_dir: /var/cache/distroforge/git
+  register: poll
+"""
+
+RETURN = r"""
+new_commits:
+  description: Packages with a new upstream or distgit commit (queued unless in check mode).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    project:
+      description: Upstream project.
+      type: str
+    name:
+      description: Package name.
+      type: str
+    commit_hash:
+      description: Newest upstream commit.
+      type: str
+    distgit_hash:
+      description: Newest distgit commit.
+      type: str
+    commit_time:
+      description: Committer time of the upstream commit, epoch seconds.
+      type: int
+    author:
+      description: Author of the upstream commit.
+      type: str
+    subject:
+      description: Subject of the upstream commit.
+      type: str
+    queued_id:
+      description: State DB id of the queued build (not in check mode).
+      type: int
+errors:
+  description: Packages that could not be polled, each with C(project) and C(error).
+  returned: always
+  type: list
+  elements: dict
+polled:
+  description: Number of packages polled.
+  returned: always
+  type: int
+unchanged:
+  description: Number of packages with nothing new.
+  returned: always
+  type: int
+duration:
+  description: Seconds the poll took.
+  returned: always
+  type: float
+"""
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
+from ansible_collections.distroforge.openstack.plugins.module_utils._sources.runner import poll_and_queue
+
+
+def _work(module: DistroforgeModule) -> dict:
+    params = module.params
+    return poll_and_queue(
+        params["packages"],
+        release=params["release"],
+        db_path=params["db"],
+        cache_dir=params["cache_dir"],
+        workers=params["workers"],
+        timeout=params["timeout"],
+        record=not module.check_mode,
+    )
+
+
+def main() -> None:
+    module = DistroforgeModule(
+        argument_spec={
+            "packages": {"type": "list", "elements": "dict", "required": True},
+            "release": {"type": "str", "required": True},
+            "db": {"type": "path", "required": True},
+            "cache_dir": {"type": "path", "required": True},
+            "workers": {"type": "int"},
+            "timeout": {"type": "int", "default": 120},
+        },
+        supports_check_mode=True,
+    )
+    module.run(_work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""build_status through Ansible itself: argument spec, check mode, JSON result and a one-line failure."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
+
+TOP = Path(__file__).resolve().parents[2]
+
+PLAYBOOK = """\
+- name: Query the state DB with build_status
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Show the last build of every package, in check mode
+      distroforge.openstack.build_status:
+        db: "{{ state_db }}"
+        query: last
+      check_mode: true
+      register: last
+
+    - name: List failures of master
+      distroforge.openstack.build_status:
+        db: "{{ state_db }}"
+        query: failures
+        release: master
+      register: failures
+
+    - name: Look up one commit by hash and distgit prefix
+      distroforge.openstack.build_status:
+        db: "{{ state_db }}"
+        query: commit
+        commit_hash: "{{ 'a' * 40 }}"
+        distgit_hash: dddddddd
+      register: one
+
+    - name: Query a DB that does not exist
+      distroforge.openstack.build_status:
+        db: "{{ state_db }}.missing"
+      register: missing
+      ignore_errors: true
+
+    - name: Save the results for the test
+      ansible.builtin.copy:
+        content: "{{ {'last': last, 'failures': failures, 'one': one, 'missing': missing} | to_json }}"
+        dest: "{{ results }}"
+        mode: "0644"
+"""
+
+
+def test_module_runs_through_ansible(tmp_path):
+    state_db = tmp_path / "state.db"
+    with StateDB(state_db) as db:
+        nova, glance, _keystone = db.queue(
+            [
+                NewCommit("nova", "master", "a" * 40, "d" * 40, 100),
+                NewCommit("glance", "master", "b" * 40, "d" * 40, 100),
+                NewCommit("keystone", "master", "c" * 40, "d" * 40, 100),
+            ]
+        )
+        db.claim(nova.id, "builder-1")
+        db.finish(nova.id, "SUCCESS", nvr="openstack-nova-1-1", artifacts=["openstack-nova-1-1.noarch.rpm"])
+        db.claim(glance.id, "builder-1")
+        db.finish(glance.id, "FAILED", notes="error: broken spec")
+    playbook = tmp_path / "query.yml"
+    playbook.write_text(PLAYBOOK)
+    results = tmp_path / "results.json"
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
+        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        ANSIBLE_NOCOLOR="1",
+    )
+    proc = subprocess.run(
+        ["ansible-playbook", str(playbook), "-e", json.dumps({"state_db": str(state_db), "results": str(results)})],
+        cwd=TOP,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(results.read_text())
+
+    last = out["last"]
+    assert last["changed"] is False
+    assert [(build["project"], build["status"]) for build in last["builds"]] == [
+        ("glance", "FAILED"),
+        ("keystone", "QUEUED"),
+        ("nova", "SUCCESS"),
+    ]
+    assert last["summary"] == {"QUEUED": 1, "BUILDING": 0, "SUCCESS": 1, "FAILED": 1, "RETRY": 0}
+    assert last["schema_version"] == 2
+
+    assert [(build["project"], build["notes"]) for build in out["failures"]["builds"]] == [
+        ("glance", "error: broken spec")
+    ]
+    (one,) = out["one"]["builds"]
+    assert one["nvr"] == "openstack-nova-1-1"
+    assert one["artifacts"] == ["openstack-nova-1-1.noarch.rpm"]
+    assert one["repo_path"] == f"aa/aa/{'a' * 40}_dddddddd"
+
+    missing = out["missing"]
+    assert missing["failed"] is True
+    assert missing["msg"] == (
+        f"state DB {state_db}.missing does not exist: it is created by the first poll "
+        "(distroforge.openstack.source_poll)"
+    )
+    assert "\n" not in missing["msg"]
