@@ -21,17 +21,18 @@ class Result:
     stderr: str
 
 
-_ROOT_CAUSE = re.compile(r"^(E:|error:|ERROR\b|fatal:)", re.IGNORECASE)
+# "E: ..." (apt), "error: ..." (rpm, git), "dpkg-checkbuilddeps: error: ..." (dpkg tools), "fatal: ..." (git)
+_ROOT_CAUSE = re.compile(r"^(E:|error:|ERROR\b|fatal:|[\w.-]+: error: )", re.IGNORECASE)
 _ERRORISH = re.compile(r"error|failed|cannot|unable|not found", re.IGNORECASE)
 
 
-def last_error_line(text: str) -> str:
+def last_error_line(text: str, *, fallback_last: bool = True) -> str:
     """Return the most telling line of a command's output.
 
     Tools such as apt, rpmbuild and git print the root cause first and
     generic wrappers ("mmdebstrap failed to run") after it, so the first
     ``E:``/``error:`` line wins; otherwise the last line that reads like an
-    error; otherwise the last line.
+    error; otherwise the last line (or "" without ``fallback_last``).
     """
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for line in lines:
@@ -40,7 +41,7 @@ def last_error_line(text: str) -> str:
     for line in reversed(lines):
         if _ERRORISH.search(line):
             return line
-    return lines[-1] if lines else ""
+    return lines[-1] if lines and fallback_last else ""
 
 
 def run(

@@ -9,9 +9,13 @@ their sources from.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
+import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from .._common.errors import CommandError, InputError
@@ -76,6 +80,18 @@ def _has_commit(mirror: str, commit: str) -> bool:
     return run(["git", "-C", mirror, "cat-file", "-e", f"{commit}^{{commit}}"], env=GIT_ENV, check=False).rc == 0
 
 
+@contextlib.contextmanager
+def _mirror_lock(mirror: str) -> Iterator[None]:
+    """One writer per mirror: parallel polls and builds may share repositories."""
+    os.makedirs(os.path.dirname(mirror) or ".", exist_ok=True)
+    with open(f"{mirror}.lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_commit(cache_dir: str, url: str, commit: str, *, timeout: float = 600) -> str:
     """Make sure the mirror of ``url`` has ``commit``; fetch only when it does not.
 
@@ -83,20 +99,22 @@ def ensure_commit(cache_dir: str, url: str, commit: str, *, timeout: float = 600
     not review or pull-request refs.  Returns the mirror path.
     """
     mirror = mirror_path(cache_dir, url)
-    if not os.path.isdir(mirror):
-        os.makedirs(cache_dir, exist_ok=True)
-        tmp = f"{mirror}.{os.getpid()}.tmp"
-        run(["rm", "-rf", tmp], check=False)
-        _git(["init", "--quiet", "--bare", tmp], timeout=60, what=f"creating the mirror of {url}")
-        _git(["-C", tmp, "config", "remote.origin.url", url], timeout=60, what="git config")
-        os.replace(tmp, mirror)
-    elif _has_commit(mirror, commit):
+    if os.path.isdir(mirror) and _has_commit(mirror, commit):
         return mirror
-    _git(
-        ["-C", mirror, "fetch", "--quiet", "--prune", "--force", "--tags", url, "+refs/heads/*:refs/heads/*"],
-        timeout=timeout,
-        what=f"git fetch {url}",
-    )
+    with _mirror_lock(mirror):
+        if not os.path.isdir(mirror):
+            tmp = f"{mirror}.{os.getpid()}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            _git(["init", "--quiet", "--bare", tmp], timeout=60, what=f"creating the mirror of {url}")
+            _git(["-C", tmp, "config", "remote.origin.url", url], timeout=60, what="git config")
+            os.replace(tmp, mirror)
+        elif _has_commit(mirror, commit):  # another thread fetched it while we waited
+            return mirror
+        _git(
+            ["-C", mirror, "fetch", "--quiet", "--prune", "--force", "--tags", url, "+refs/heads/*:refs/heads/*"],
+            timeout=timeout,
+            what=f"git fetch {url}",
+        )
     if not _has_commit(mirror, commit):
         raise CommandError(f"git fetch {url}: commit {commit} is not on any branch or tag there")
     return mirror

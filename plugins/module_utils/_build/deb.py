@@ -1,0 +1,127 @@
+"""The dpkg backend: dpkg-buildpackage in the sandbox, with our changelog entry.
+
+The distgit carries ``debian/``; its changelog's top entry gives the source
+package name, the distribution and the epoch Debian uses for the package
+(``2:`` for keystone): our snapshot keeps that epoch so Debian packages
+that depend on it stay satisfied.  The new top entry is dated at the commit
+time, which is what makes the .deb reproducible.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from email.utils import formatdate
+
+from .._common.errors import InputError
+from .._versions import pbr
+from .sandbox import BUILD_ROOT, base_env, bwrap_argv
+from .source import BuildInputs
+
+try:
+    from debian.changelog import Changelog
+except ImportError as exc:  # reported when a DEB build is asked for
+    Changelog = None  # type: ignore[assignment,misc]
+    _IMPORT_ERROR: ImportError | None = exc
+else:
+    _IMPORT_ERROR = None
+
+MAINTAINER = "distroforge <builder@distroforge.invalid>"
+
+
+@dataclass(frozen=True)
+class DebianInfo:
+    """What the distgit's debian/ says about the package."""
+
+    source: str
+    epoch: int | None
+    distribution: str
+    source_format: str
+
+
+def read_debian(distgit_dir: str, where: str) -> DebianInfo:
+    """Source name, epoch, distribution and source format from ``debian/``."""
+    if _IMPORT_ERROR is not None:
+        raise InputError("python-debian is not installed on this builder; run the builder_setup role")
+    changelog_path = os.path.join(distgit_dir, "debian", "changelog")
+    if not os.path.isfile(changelog_path):
+        raise InputError(f"{where}: the distgit has no debian/changelog; DEB backends need a debian/ directory")
+    with open(changelog_path, encoding="utf-8") as handle:
+        try:
+            changelog = Changelog(handle, max_blocks=1, strict=True)
+        except Exception as exc:  # python-debian raises several types for bad changelogs
+            raise InputError(f"{where}: debian/changelog does not parse: {str(exc).splitlines()[0]}") from None
+    if not changelog.package:
+        raise InputError(f"{where}: debian/changelog has no entry; add one naming the source package")
+    epoch = changelog.epoch
+    fmt_path = os.path.join(distgit_dir, "debian", "source", "format")
+    source_format = "1.0"
+    if os.path.isfile(fmt_path):
+        with open(fmt_path, encoding="utf-8") as handle:
+            source_format = handle.read().strip()
+    return DebianInfo(
+        source=changelog.package,
+        epoch=int(epoch) if epoch else None,
+        distribution=changelog.distributions or "unstable",
+        source_format=source_format,
+    )
+
+
+def changelog_entry(info: DebianInfo, version: pbr.PackageVersion, project: str, distgit_hash: str) -> str:
+    """Our top changelog entry for this snapshot, dated at the commit time."""
+    date = formatdate(version.commit_time, usegmt=False, localtime=False).replace("-0000", "+0000")
+    return (
+        f"{info.source} ({version.deb_version}) {info.distribution}; urgency=medium\n\n"
+        f"  * Snapshot of {project} {version.commit_hash} (upstream {version.upstream_version}),\n"
+        f"    packaging {distgit_hash}, built by distroforge.\n\n"
+        f" -- {MAINTAINER}  {date}\n\n"
+    )
+
+
+def _upstream_part(deb_version: str) -> str:
+    """``[epoch:]upstream-revision`` → ``upstream``."""
+    return deb_version.split(":", 1)[-1].rsplit("-", 1)[0]
+
+
+def build(inputs: BuildInputs, info: DebianInfo) -> list[str]:
+    """Unpack the source, add debian/ and our changelog entry, dpkg-buildpackage; return artifacts."""
+    build_dir, distgit_dir, log, project = inputs.build_dir, inputs.distgit_dir, inputs.log, inputs.project
+    tarball, top_dir, version = inputs.source.tarball, inputs.source.top_dir, inputs.source.version
+    upstream = _upstream_part(version.deb_version)
+    deb_root = os.path.join(build_dir, "deb")
+    os.makedirs(deb_root, exist_ok=True)
+    package_dir = f"{info.source}-{upstream}"
+    with tarfile.open(tarball) as tar:
+        # our own normalised tarball (source.py): regular files, dirs and symlinks under one top dir
+        tar.extractall(deb_root)
+    os.rename(os.path.join(deb_root, top_dir), os.path.join(deb_root, package_dir))
+    if info.source_format.startswith("3.0 (quilt)"):
+        shutil.copy2(tarball, os.path.join(deb_root, f"{info.source}_{upstream}.orig.tar.gz"))
+    target = os.path.join(deb_root, package_dir, "debian")
+    if os.path.exists(target):  # upstream shipped its own debian/: ours wins
+        shutil.rmtree(target)
+    shutil.copytree(os.path.join(distgit_dir, "debian"), target, symlinks=True)
+    changelog = os.path.join(target, "changelog")
+    with open(changelog, encoding="utf-8") as handle:
+        old = handle.read()
+    with open(changelog, "w", encoding="utf-8") as handle:
+        handle.write(changelog_entry(info, version, project, inputs.distgit_hash) + old)
+    inside = f"{BUILD_ROOT}/deb/{package_dir}"
+    env = base_env(version.commit_time, {"DEBEMAIL": MAINTAINER, "PBR_VERSION": version.upstream_version})
+    log.run(bwrap_argv(build_dir, ["dpkg-checkbuilddeps"], env=env, cwd=inside), what="dpkg-checkbuilddeps")
+    log.run(
+        bwrap_argv(
+            build_dir, ["dpkg-buildpackage", "-us", "-uc", "--build=full", "--no-pre-clean"], env=env, cwd=inside
+        ),
+        what="dpkg-buildpackage (no network)",
+    )
+    debs = sorted(glob.glob(os.path.join(deb_root, "*.deb")))
+    if not debs:
+        raise InputError(f"{project}: dpkg-buildpackage made no .deb")
+    extra = []
+    for pattern in ("*.dsc", "*.debian.tar.*", "*.orig.tar.*", "*.buildinfo", "*.changes", "*.tar.xz"):
+        extra += glob.glob(os.path.join(deb_root, pattern))
+    return sorted(set(debs + extra))

@@ -1,0 +1,130 @@
+"""The repo server's side of building: what to build where, and what came of it.
+
+Builders never touch the state DB.  Before builds, :func:`plan` turns the
+pending commits (QUEUED, or RETRY within the retry budget) into jobs and
+spreads them over the builders; after builds, :func:`record` claims each
+built commit and records its outcome in one go, so a run that dies half way
+leaves nothing stuck in BUILDING.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .._common.errors import InputError
+from .._statedb.db import StateDB
+
+FAILED, RETRY = "FAILED", "RETRY"
+
+
+def plan(
+    db_path: str,
+    release: str,
+    packages: Iterable[Mapping[str, Any]],
+    builders: Sequence[str],
+    *,
+    max_retries: int = 3,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Jobs for the pending commits of ``release``, assigned round-robin to ``builders``."""
+    if not builders:
+        raise InputError("builders: no host in the builders group; add one to the inventory (localhost works)")
+    by_project = {p["project"]: p for p in packages}
+    jobs: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    with StateDB(db_path) as db:
+        for record in db.pending(release, limit=limit):
+            pkg = by_project.get(record.project)
+            if pkg is None:
+                skipped.append(
+                    {
+                        "project": record.project,
+                        "commit_hash": record.commit_hash,
+                        "reason": "no longer in the package database",
+                    }
+                )
+                continue
+            if record.status == RETRY and record.retries > max_retries:
+                skipped.append(
+                    {
+                        "project": record.project,
+                        "commit_hash": record.commit_hash,
+                        "reason": f"retried {record.retries} times",
+                    }
+                )
+                continue
+            jobs.append(
+                {
+                    "commit_id": record.id,
+                    "project": record.project,
+                    "name": pkg["name"],
+                    "upstream": pkg["upstream"],
+                    "distgit": pkg.get("distgit") or pkg["master-distgit"],
+                    "commit_hash": record.commit_hash,
+                    "distgit_hash": record.distgit_hash,
+                    "builder": builders[len(jobs) % len(builders)],
+                }
+            )
+    assignment = {builder: [j for j in jobs if j["builder"] == builder] for builder in builders}
+    return {"jobs": jobs, "assignment": assignment, "skipped": skipped}
+
+
+def _relocate(path: str | None, result: Mapping[str, Any], results_dir: str | None) -> str | None:
+    """A builder's path as collected under ``results_dir`` (see the package_build role)."""
+    if path is None or not results_dir:
+        return path
+    key = os.path.basename(str(result["result_dir"]))
+    return os.path.join(results_dir, str(result["project"]), key, os.path.basename(path))
+
+
+def record(
+    db_path: str,
+    results: Iterable[Mapping[str, Any]],
+    *,
+    max_retries: int = 3,
+    results_dir: str | None = None,
+) -> dict[str, Any]:
+    """Record each build result (from package_build) in the state DB.
+
+    With ``results_dir``, artifact and log paths are recorded where the
+    package_build role collected them, not where the builder made them.
+    """
+    recorded = []
+    ignored = []
+    with StateDB(db_path) as db:
+        for result in results:
+            commit_id = result.get("commit_id")
+            if commit_id is None:
+                who = result.get("project")
+                raise InputError(f"results: the result for {who} has no commit_id (build build_queue jobs)")
+            status = result["status"]
+            builder = result.get("builder") or "unknown"
+            if not db.claim(int(commit_id), builder):
+                ignored.append(
+                    {
+                        "commit_id": commit_id,
+                        "project": result.get("project"),
+                        "reason": "not pending any more (recorded by another run)",
+                    }
+                )
+                continue
+            notes = result.get("error")
+            current = db.get(int(commit_id))
+            if status == RETRY and current.retries + 1 > max_retries:
+                status = FAILED
+                notes = f"gave up after {current.retries + 1} retries: {notes}"
+            row = db.finish(
+                int(commit_id),
+                status,
+                nvr=result.get("nvr"),
+                artifacts=[str(_relocate(a, result, results_dir)) for a in result.get("artifacts") or []],
+                log_url=_relocate(result.get("log"), result, results_dir),
+                notes=notes,
+            )
+            recorded.append(row.as_dict())
+    counts: dict[str, int] = {}
+    for row in recorded:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"recorded": recorded, "ignored": ignored, "counts": counts}

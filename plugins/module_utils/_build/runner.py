@@ -1,0 +1,327 @@
+"""Build jobs on one builder: source, backend, buildinfo, results — many at once.
+
+A builder is stateless: it gets jobs (package, commits, backend), fetches
+the commits into its own mirrors, builds each job in a scratch directory
+and leaves, per job, a result directory holding the artifacts, the complete
+``build.log`` and ``buildinfo.json``.  The state DB is the repo server's
+business; the caller records the results there.  A failing job never stops
+the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._common.errors import DistroforgeError, InputError
+from .._sources import git as srcgit
+from . import deb, rpm
+from .buildlog import BuildLog
+from .classify import Verdict, classify, compile_patterns
+from .sandbox import base_env
+from .source import BuildInputs, make_source, sha256_file
+
+BACKENDS = ("rpmbuild", "dpkg")
+SUCCESS, FAILED, RETRY = "SUCCESS", "FAILED", "RETRY"
+BUILDINFO_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """One package at one (upstream, distgit) commit pair."""
+
+    project: str
+    name: str
+    upstream: str
+    distgit: str
+    commit_hash: str
+    distgit_hash: str
+    commit_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """``<commit_hash>_<distgit8>``, DLRN's name for a build."""
+        return f"{self.commit_hash}_{self.distgit_hash[:8]}"
+
+
+@dataclass
+class BuildSettings:
+    """How this builder builds."""
+
+    backend: str
+    workdir: str
+    mirror_dir: str
+    timeout: float = 3600
+    retry_patterns: Sequence[str] = ()
+    max_retries: int = 3
+    rpm_nodeps: bool | None = None  # None: only where rpm has no package database (Debian builders)
+    rpm_dist: str | None = None
+    keep_build_dir: bool = False
+
+    def validate(self) -> None:
+        """Raise InputError naming the bad setting."""
+        if self.backend not in BACKENDS:
+            raise InputError(f"backend: '{self.backend}' is not one of {', '.join(BACKENDS)} on this builder")
+        if self.timeout <= 0:
+            raise InputError("timeout: must be a positive number of seconds")
+        if self.max_retries < 0:
+            raise InputError("max_retries: must be 0 or more")
+
+
+@dataclass
+class BuildResult:
+    """What one job produced."""
+
+    project: str
+    name: str
+    commit_hash: str
+    distgit_hash: str
+    commit_id: int | None
+    backend: str
+    status: str
+    result_dir: str
+    log: str
+    buildinfo: str | None = None
+    nvr: str | None = None
+    version: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[str] = field(default_factory=list)
+    error: str | None = None
+    retry_pattern: str | None = None
+    log_tail: str | None = None
+    attempts: int = 1
+    duration: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for a module result, with ``files``: everything in the result directory."""
+        data = asdict(self)
+        data["files"] = [*self.artifacts, self.log, *([self.buildinfo] if self.buildinfo else [])]
+        return data
+
+
+_TOOLCHAIN: dict[str, str] = {}
+
+
+def toolchain() -> dict[str, str]:
+    """Versions of the tools a build uses (asked once per process)."""
+    if not _TOOLCHAIN:
+        probes = {
+            "rpmbuild": ["rpmbuild", "--version"],
+            "dpkg-buildpackage": ["dpkg-buildpackage", "--version"],
+            "python3": ["/usr/bin/python3", "--version"],
+            "bwrap": ["bwrap", "--version"],
+            "git": ["git", "--version"],
+        }
+        for name, argv in probes.items():
+            try:
+                out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                out = ""
+            _TOOLCHAIN[name] = out.splitlines()[0].strip() if out.strip() else "absent"
+        _TOOLCHAIN["os"] = platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
+        _TOOLCHAIN["arch"] = platform.machine()
+    return dict(_TOOLCHAIN)
+
+
+def _rpm_has_db() -> bool:
+    """True on RPM-based builders, where rpmbuild can check BuildRequires."""
+    out = subprocess.run(["rpm", "-qa"], capture_output=True, text=True, check=False).stdout
+    return bool(out.strip())
+
+
+def _export(mirror: str, commit: str, dest: str) -> None:
+    """The files of ``commit`` (no history), as a plain directory."""
+    os.makedirs(dest, exist_ok=True)
+    with subprocess.Popen(
+        ["git", "--git-dir", mirror, "archive", "--format=tar", commit],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as archive:
+        untar = subprocess.run(["tar", "-x", "-C", dest], stdin=archive.stdout, capture_output=True, check=False)
+        archive_err = archive.stderr.read().decode(errors="replace") if archive.stderr else ""
+    if archive.returncode != 0 or untar.returncode != 0:
+        detail = (archive_err or untar.stderr.decode(errors="replace")).strip().splitlines()[-1:] or ["?"]
+        raise InputError(f"git archive {commit} of {mirror} failed: {detail[0]}")
+
+
+def _distgit_files(distgit_dir: str) -> dict[str, str]:
+    files = {}
+    for root, _dirs, names in os.walk(distgit_dir):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                files[os.path.relpath(path, distgit_dir)] = sha256_file(path)
+    return dict(sorted(files.items()))
+
+
+def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog) -> tuple[list[str], Any, dict]:
+    """One build attempt; returns (artifacts, version, extra buildinfo)."""
+    upstream_mirror = srcgit.ensure_commit(settings.mirror_dir, job.upstream, job.commit_hash)
+    distgit_mirror = srcgit.ensure_commit(settings.mirror_dir, job.distgit, job.distgit_hash)
+    distgit_dir = os.path.join(scratch, "distgit")
+    _export(distgit_mirror, job.distgit_hash, distgit_dir)
+    extra: dict[str, Any] = {"distgit_files": _distgit_files(distgit_dir)}
+    info = None
+    epoch = None
+    if settings.backend == "dpkg":
+        info = deb.read_debian(distgit_dir, job.project)
+        epoch = info.epoch
+    else:
+        rpm.find_spec(distgit_dir, job.project)  # fail early, before the sdist
+    source = make_source(upstream_mirror, job.commit_hash, scratch, log, epoch=epoch, project=job.project)
+    extra["source_tarball"] = {"name": os.path.basename(source.tarball), "sha256": source.sha256}
+    inputs = BuildInputs(scratch, distgit_dir, source, log, job.project, job.distgit_hash)
+    if settings.backend == "dpkg":
+        artifacts = deb.build(inputs, info)
+        extra["nvr"] = f"{info.source}_{source.version.deb_version}"
+    else:
+        nodeps = settings.rpm_nodeps if settings.rpm_nodeps is not None else not _rpm_has_db()
+        extra["rpm_nodeps"] = nodeps
+        artifacts = rpm.build(inputs, nodeps=nodeps, dist=settings.rpm_dist)
+        srpm = os.path.basename(artifacts[0]).removesuffix(".src.rpm")
+        extra["nvr"] = srpm
+    return artifacts, source.version, extra
+
+
+def _publish_result(result_dir: str, files: list[str], log_path: str, buildinfo: dict[str, Any]) -> list[str]:
+    """Put the artifacts, log and buildinfo in place, replacing an older result atomically."""
+    tmp = f"{result_dir}.tmp.{os.getpid()}"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    names = []
+    for path in files:
+        shutil.copy2(path, os.path.join(tmp, os.path.basename(path)))
+        names.append(os.path.basename(path))
+    shutil.copy2(log_path, os.path.join(tmp, "build.log"))
+    buildinfo["outputs"] = [
+        {"name": name, "sha256": sha256_file(os.path.join(tmp, name)), "size": os.path.getsize(os.path.join(tmp, name))}
+        for name in names
+    ]
+    with open(os.path.join(tmp, "buildinfo.json"), "w", encoding="utf-8") as handle:
+        json.dump(buildinfo, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    old = f"{result_dir}.old.{os.getpid()}"
+    if os.path.exists(result_dir):
+        os.rename(result_dir, old)
+    os.rename(tmp, result_dir)
+    if os.path.exists(old):
+        shutil.rmtree(old)
+    return [os.path.join(result_dir, name) for name in names]
+
+
+def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
+    """Build ``job``, retrying RETRY-classified failures up to ``max_retries`` times."""
+    patterns = compile_patterns(settings.retry_patterns)
+    result_dir = os.path.join(settings.workdir, "results", job.project, job.key)
+    os.makedirs(os.path.dirname(result_dir), exist_ok=True)
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        attempts += 1
+        scratch = os.path.join(settings.workdir, "scratch", f"{job.project}-{job.key}-{os.getpid()}")
+        if os.path.exists(scratch):
+            shutil.rmtree(scratch)
+        os.makedirs(scratch)
+        log = BuildLog(os.path.join(scratch, "build.log"), settings.timeout)
+        log.write(
+            f"distroforge build of {job.project} {job.commit_hash} (distgit {job.distgit_hash}) "
+            f"with {settings.backend}, attempt {attempts}"
+        )
+        verdict: Verdict | None = None
+        try:
+            artifacts, version, extra = _attempt(job, settings, scratch, log)
+        except Exception as exc:
+            if not isinstance(exc, (DistroforgeError, OSError)):
+                log.write(traceback.format_exc())
+                exc = DistroforgeError(f"internal error in the build engine: {type(exc).__name__}: {exc}")
+            log.write(f"\nBUILD FAILED: {exc}")
+            log.close()
+            verdict = classify(log.text(), patterns, str(exc))
+            if verdict.status == RETRY and attempts <= settings.max_retries:
+                shutil.rmtree(scratch, ignore_errors=True)
+                continue
+            failed_info = {
+                "format": BUILDINFO_FORMAT,
+                "status": verdict.status,
+                "project": job.project,
+                "error": verdict.error,
+                "toolchain": toolchain(),
+            }
+            _publish_result(result_dir, [], log.path, failed_info)
+            if not settings.keep_build_dir:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return BuildResult(
+                project=job.project,
+                name=job.name,
+                commit_hash=job.commit_hash,
+                distgit_hash=job.distgit_hash,
+                commit_id=job.commit_id,
+                backend=settings.backend,
+                status=verdict.status,
+                result_dir=result_dir,
+                log=os.path.join(result_dir, "build.log"),
+                error=verdict.error,
+                retry_pattern=verdict.matched,
+                log_tail=verdict.log_tail,
+                attempts=attempts,
+                duration=round(time.monotonic() - started, 1),
+            )
+        log.write("\nBUILD SUCCEEDED")
+        log.close()
+        buildinfo = {
+            "format": BUILDINFO_FORMAT,
+            "status": SUCCESS,
+            "project": job.project,
+            "name": job.name,
+            "backend": settings.backend,
+            "inputs": {
+                "upstream": job.upstream,
+                "distgit": job.distgit,
+                "commit_hash": job.commit_hash,
+                "distgit_hash": job.distgit_hash,
+                **{k: v for k, v in extra.items() if k in ("source_tarball", "distgit_files")},
+            },
+            "version": version.as_dict(),
+            "nvr": extra["nvr"],
+            "settings": {"rpm_nodeps": extra.get("rpm_nodeps"), "rpm_dist": settings.rpm_dist},
+            "environment": base_env(version.commit_time),
+            "toolchain": toolchain(),
+            "commands": log.commands,
+        }
+        placed = _publish_result(result_dir, artifacts, log.path, buildinfo)
+        if not settings.keep_build_dir:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return BuildResult(
+            project=job.project,
+            name=job.name,
+            commit_hash=job.commit_hash,
+            distgit_hash=job.distgit_hash,
+            commit_id=job.commit_id,
+            backend=settings.backend,
+            status=SUCCESS,
+            result_dir=result_dir,
+            log=os.path.join(result_dir, "build.log"),
+            buildinfo=os.path.join(result_dir, "buildinfo.json"),
+            nvr=extra["nvr"],
+            version=version.as_dict(),
+            artifacts=placed,
+            attempts=attempts,
+            duration=round(time.monotonic() - started, 1),
+        )
+
+
+def build_many(jobs: Sequence[BuildJob], settings: BuildSettings, parallel: int = 1) -> list[BuildResult]:
+    """Build ``jobs`` with ``parallel`` builds at a time; results in job order."""
+    settings.validate()
+    compile_patterns(settings.retry_patterns)  # a bad pattern fails before any build
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return list(pool.map(lambda job: build_one(job, settings), jobs))

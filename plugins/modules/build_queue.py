@@ -1,0 +1,119 @@
+#!/usr/bin/python
+# Copyright: distroforge developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: build_queue
+short_description: Turn pending commits into build jobs spread over the builders
+version_added: 0.1.0
+description:
+  - Reads the commits waiting in the state DB for a release (C(QUEUED), and
+    C(RETRY) within the retry budget), joins them with the package database
+    and assigns them round-robin to the builders.
+  - Read-only, nothing is claimed; M(distroforge.openstack.build_record)
+    claims and records each commit once its build is done, so an interrupted
+    run leaves nothing stuck.
+author:
+  - distroforge developers (@distroforge)
+options:
+  db:
+    description: Path of the state DB.
+    type: path
+    required: true
+  release:
+    description: Release whose pending commits to build.
+    type: str
+    required: true
+  packages:
+    description: Packages from M(distroforge.openstack.pkgdb_info).
+    type: list
+    elements: dict
+    required: true
+  builders:
+    description: Builder host names, usually C(groups['builders']).
+    type: list
+    elements: str
+    required: true
+  max_retries:
+    description: A C(RETRY) commit retried more often than this is left out.
+    type: int
+    default: 3
+  limit:
+    description: Build at most this many commits in this run.
+    type: int
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Reads only.
+"""
+
+EXAMPLES = r"""
+- name: Plan the builds
+  distroforge.openstack.build_queue:
+    db: /var/lib/distroforge/state.db
+    release: zed
+    packages: "{{ pkgdb.packages }}"
+    builders: "{{ groups['builders'] }}"
+  register: build_plan
+"""
+
+RETURN = r"""
+jobs:
+  description:
+    - Every job, each with C(commit_id), C(project), C(name), C(upstream), C(distgit),
+      C(commit_hash), C(distgit_hash) and C(builder).
+  returned: always
+  type: list
+  elements: dict
+assignment:
+  description: The jobs by builder.
+  returned: always
+  type: dict
+skipped:
+  description: Pending commits left out, with the reason.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import queue
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
+
+
+def _work(module: DistroforgeModule) -> dict:
+    params = module.params
+    result = queue.plan(
+        params["db"],
+        params["release"],
+        params["packages"],
+        params["builders"],
+        max_retries=params["max_retries"],
+        limit=params["limit"],
+    )
+    result["changed"] = False
+    return result
+
+
+def main() -> None:
+    module = DistroforgeModule(
+        argument_spec={
+            "db": {"type": "path", "required": True},
+            "release": {"type": "str", "required": True},
+            "packages": {"type": "list", "elements": "dict", "required": True},
+            "builders": {"type": "list", "elements": "str", "required": True},
+            "max_retries": {"type": "int", "default": 3},
+            "limit": {"type": "int"},
+        },
+        supports_check_mode=True,
+    )
+    module.run(_work)
+
+
+if __name__ == "__main__":
+    main()

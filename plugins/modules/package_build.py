@@ -1,0 +1,234 @@
+#!/usr/bin/python
+# Copyright: distroforge developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: package_build
+short_description: Build packages from upstream and distgit commits, isolated and reproducible
+version_added: 0.1.0
+description:
+  - Builds each job (a package at an upstream commit and a distgit commit, as
+    returned by M(distroforge.openstack.build_queue)) on this builder.
+  - The source tarball is the commit's C(setup.py sdist), made without
+    network and repacked deterministically; versions come from the commit
+    (pbr rules and commit time), never from the build time.
+  - C(rpmbuild) builds the SRPM then the RPMs from it, C(dpkg) runs
+    C(dpkg-buildpackage); both run in bubblewrap with no network, the build
+    directory at the fixed path C(/build), C(SOURCE_DATE_EPOCH) set to the
+    commit time, so rebuilding a commit gives bit-identical packages.
+  - Each job leaves C(<workdir>/results/<project>/<commit_hash>_<distgit8>/)
+    with the artifacts, the complete C(build.log) (also on failure) and
+    C(buildinfo.json) (inputs with sha256, backend, toolchain, environment,
+    commands, outputs).
+  - A failure whose log matches one of O(retry_patterns) is retried up to
+    O(max_retries) times, then reported as C(RETRY); other failures are
+    C(FAILED) with the telling error line and the log tail. A failing job
+    never stops the others.
+  - The builder keeps no state; record the results in the state DB with
+    M(distroforge.openstack.build_record) on the repo server.
+author:
+  - distroforge developers (@distroforge)
+options:
+  jobs:
+    description:
+      - Jobs to build, each with C(project), C(name), C(upstream), C(distgit),
+        C(commit_hash), C(distgit_hash) and optionally C(commit_id).
+    type: list
+    elements: dict
+    required: true
+  backend:
+    description:
+      - C(rpmbuild) or C(dpkg). C(mock) and C(sbuild) are not built yet.
+    type: str
+    choices: [rpmbuild, dpkg]
+    required: true
+  builder:
+    description: Name of this builder, recorded with each result.
+    type: str
+    default: localhost
+  workdir:
+    description: Where results (and scratch build directories) go.
+    type: path
+    required: true
+  mirror_dir:
+    description: Local git mirrors of upstream and distgit repositories.
+    type: path
+    required: true
+  parallel:
+    description: Builds at a time on this builder (default the number of CPUs).
+    type: int
+  timeout:
+    description: Seconds allowed per build, all steps included.
+    type: int
+    default: 3600
+  retry_patterns:
+    description: Regular expressions; a failed build whose log matches one is retried.
+    type: list
+    elements: str
+    default: []
+  max_retries:
+    description: Retries of a RETRY-classified failure within this run.
+    type: int
+    default: 3
+  rpm_nodeps:
+    description:
+      - Pass C(--nodeps) to rpmbuild. By default only where rpm has no package
+        database (Debian builders), where BuildRequires cannot be checked.
+    type: bool
+  rpm_dist:
+    description: Value of the C(%dist) macro, e.g. C(.el9).
+    type: str
+  keep_build_dir:
+    description: Keep the scratch build directory (for debugging).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reports the jobs that would be built and builds nothing.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+requirements:
+  - bubblewrap
+  - rpmbuild (rpmbuild backend)
+  - dpkg-dev, python-debian (dpkg backend)
+"""
+
+EXAMPLES = r"""
+- name: Build what the repo server planned for this builder
+  distroforge.openstack.package_build:
+    jobs: "{{ hostvars[groups['repo_server'][0]].build_plan.assignment[inventory_hostname] }}"
+    backend: rpmbuild
+    builder: "{{ inventory_hostname }}"
+    workdir: /var/lib/distroforge/builder
+    mirror_dir: /var/cache/distroforge/git
+    retry_patterns:
+      - 'Curl error \(\d+\)'
+  register: builds
+"""
+
+RETURN = r"""
+results:
+  description: One result per job, in job order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    project:
+      description: Project built.
+      type: str
+    status:
+      description: C(SUCCESS), C(FAILED) or C(RETRY).
+      type: str
+    nvr:
+      description: RPM name-version-release of the SRPM, or C(<source>_<version>) for DEB.
+      type: str
+    artifacts:
+      description: Paths of the built packages on the builder.
+      type: list
+      elements: str
+    result_dir:
+      description: Directory holding artifacts, build.log and buildinfo.json.
+      type: str
+    log:
+      description: Path of build.log.
+      type: str
+    buildinfo:
+      description: Path of buildinfo.json (successful builds).
+      type: str
+    error:
+      description: The telling error line of a failed build.
+      type: str
+    log_tail:
+      description: Last lines of the log of a failed build.
+      type: str
+    attempts:
+      description: Attempts made (retries included).
+      type: int
+    duration:
+      description: Seconds spent on this job.
+      type: float
+counts:
+  description: Number of results per status.
+  returned: always
+  type: dict
+"""
+
+import os
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._build.runner import (
+    BuildJob,
+    BuildSettings,
+    build_many,
+)
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
+
+JOB_KEYS = ("project", "name", "upstream", "distgit", "commit_hash", "distgit_hash")
+
+
+def _jobs(raw: list) -> list:
+    jobs = []
+    for index, item in enumerate(raw):
+        missing = [key for key in JOB_KEYS if not item.get(key)]
+        if missing:
+            raise InputError(f"jobs[{index}]: missing '{missing[0]}' (pass build_queue's jobs)")
+        jobs.append(BuildJob(**{key: item[key] for key in JOB_KEYS}, commit_id=item.get("commit_id")))
+    return jobs
+
+
+def _work(module: DistroforgeModule) -> dict:
+    params = module.params
+    jobs = _jobs(params["jobs"])
+    settings = BuildSettings(
+        backend=params["backend"],
+        workdir=params["workdir"],
+        mirror_dir=params["mirror_dir"],
+        timeout=params["timeout"],
+        retry_patterns=params["retry_patterns"],
+        max_retries=params["max_retries"],
+        rpm_nodeps=params["rpm_nodeps"],
+        rpm_dist=params["rpm_dist"],
+        keep_build_dir=params["keep_build_dir"],
+    )
+    settings.validate()
+    if module.check_mode or not jobs:
+        return {"changed": bool(jobs), "results": [], "counts": {}, "would_build": [j.project for j in jobs]}
+    results = build_many(jobs, settings, parallel=params["parallel"] or os.cpu_count() or 1)
+    rows = []
+    counts: dict = {}
+    for result in results:
+        row = result.as_dict()
+        row["builder"] = params["builder"]
+        rows.append(row)
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return {"changed": True, "results": rows, "counts": counts}
+
+
+def main() -> None:
+    module = DistroforgeModule(
+        argument_spec={
+            "jobs": {"type": "list", "elements": "dict", "required": True},
+            "backend": {"type": "str", "choices": ["rpmbuild", "dpkg"], "required": True},
+            "builder": {"type": "str", "default": "localhost"},
+            "workdir": {"type": "path", "required": True},
+            "mirror_dir": {"type": "path", "required": True},
+            "parallel": {"type": "int"},
+            "timeout": {"type": "int", "default": 3600},
+            "retry_patterns": {"type": "list", "elements": "str", "default": []},
+            "max_retries": {"type": "int", "default": 3},
+            "rpm_nodeps": {"type": "bool"},
+            "rpm_dist": {"type": "str"},
+            "keep_build_dir": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    module.run(_work)
+
+
+if __name__ == "__main__":
+    main()
