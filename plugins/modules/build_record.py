@@ -67,6 +67,14 @@ counts:
   description: Recorded results per status.
   returned: always
   type: dict
+to_publish:
+  description:
+    - Finished builds not published yet (this run's and any a previous run
+      left), oldest first, each with C(commit_id), C(artifacts_dir) and
+      C(build_log), ready for the repo_publish role.
+  returned: success
+  type: list
+  elements: dict
 """
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._build import queue
@@ -76,7 +84,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.modu
 def _work(module: DistroforgeModule) -> dict:
     params = module.params
     if module.check_mode:
-        return {"changed": bool(params["results"]), "recorded": [], "ignored": [], "counts": {}}
+        return {"changed": bool(params["results"]), "recorded": [], "ignored": [], "counts": {}, "to_publish": []}
     result = queue.record(
         params["db"], params["results"], max_retries=params["max_retries"], results_dir=params["results_dir"]
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._common.errors import InputError
+from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
 from .._statedb.db import StateDB
 
 FAILED, RETRY = "FAILED", "RETRY"
@@ -124,7 +125,24 @@ def record(
                 notes=notes,
             )
             recorded.append(row.as_dict())
+        publish = to_publish(db)
     counts: dict[str, int] = {}
     for row in recorded:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"recorded": recorded, "ignored": ignored, "counts": counts}
+    return {"recorded": recorded, "ignored": ignored, "counts": counts, "to_publish": publish}
+
+
+def to_publish(db: StateDB) -> list[dict[str, Any]]:
+    """Finished builds not published yet, oldest first, as repo_publish wants them.
+
+    Taken from the DB, not from this run's results, so builds recorded by a
+    run that died before publishing are published by the next one.
+    """
+    builds = []
+    for status in ("SUCCESS", "FAILED"):
+        for row in db.commits(status=status, limit=None):
+            if row.flags & (FLAG_PUBLISHED | FLAG_PURGED) or not row.log_url:
+                continue
+            log = row.log_url
+            builds.append({"commit_id": row.id, "artifacts_dir": os.path.dirname(log), "build_log": log})
+    return sorted(builds, key=lambda b: b["commit_id"])

@@ -1,0 +1,253 @@
+"""Where published things live and what DLRN-compatible files say.
+
+The layout is DLRN's, so its consumers work unchanged::
+
+    repos/<h[0:2]>/<h[2:4]>/<commit_hash>_<distgit_hash[0:8]>/   one build
+    repos/current -> <that path>            moves on every successful build
+    repos/consistent -> <that path>         only when no package's latest build failed
+    repos/component/<c>/<h[0:2]>/<h[2:4]>/<hash>/   with components
+    repos/component/<c>/current, consistent
+    repos/<label>/<m[0:2]>/<m[2:4]>/<md5>/<reponame>.repo   aggregate of the components
+    repos/<label>/<reponame>.repo, .repo.md5, versions.csv -> that hashed dir
+
+This module only computes names and file contents; writing is the
+publisher's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from .._common.errors import InputError
+from .._versions.nvr import repo_path
+
+RPM = "rpm"
+DEB = "deb"
+FORMATS = (RPM, DEB)
+
+# DLRN's versions.csv header, byte for byte.
+VERSIONS_HEADER = (
+    "Project,Source Repo,Source Sha,Dist Repo,Dist Sha,Status,Last Success Timestamp,Component,Extended Sha,Pkg NVR"
+)
+# DLRN's Commit table columns, in its order: commit.yaml carries exactly these keys.
+COMMIT_YAML_KEYS = (
+    "id",
+    "type",
+    "dt_commit",
+    "dt_distro",
+    "dt_extended",
+    "dt_build",
+    "project_name",
+    "repo_dir",
+    "distgit_dir",
+    "commit_hash",
+    "distro_hash",
+    "extended_hash",
+    "commit_branch",
+    "status",
+    "component",
+    "artifacts",
+    "notes",
+    "flags",
+    "versions_csv",
+)
+# DLRN's purge flag; ours marks a commit whose publication completed.
+FLAG_PURGED = 0x2
+FLAG_PUBLISHED = 0x4
+
+BUILD_LOG = "build.log"
+PUBLIC_KEY_ARMORED = "RPM-GPG-KEY-{reponame}"
+PUBLIC_KEY_BINARY = "{reponame}-archive-keyring.gpg"
+REPORT_HTML = "status_report.html"
+REPORT_JSON = "status_report.json"
+# Scratch space inside repos/ (same file system, so renames are atomic).
+STAGING = ".staging"
+TRASH = ".trash"
+CACHE = ".cache"
+LOCK = ".publish.lock"
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRow:
+    """One line of versions.csv (DLRN's ``dumpshas2file``)."""
+
+    project: str
+    upstream: str
+    commit_hash: str
+    distgit: str
+    distgit_hash: str
+    status: str
+    last_success: Optional[int]
+    component: Optional[str]
+    nvr: str
+
+    def render(self) -> str:
+        """Format as DLRN does (``None`` spelled out, no quoting)."""
+        fields = [
+            self.project,
+            self.upstream,
+            self.commit_hash,
+            self.distgit,
+            self.distgit_hash,
+            self.status,
+            str(self.last_success) if self.last_success is not None else "None",
+            self.component if self.component else "None",
+            "None",
+            self.nvr,
+        ]
+        return ",".join(field.replace(",", " ") for field in fields)
+
+
+def render_versions_csv(rows: Iterable[VersionRow]) -> str:
+    """The whole versions.csv: DLRN's header then one row per package, by project name."""
+    lines = [VERSIONS_HEADER, *(row.render() for row in sorted(rows, key=lambda r: r.project))]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_scalar(value: Any) -> str:
+    # A JSON string is a valid YAML double-quoted scalar; DLRN stores every
+    # value as a string (str(None) == "None"), so do we.
+    return json.dumps("None" if value is None else str(value))
+
+
+def render_commit_yaml(values: Dict[str, Any]) -> str:
+    """commit.yaml as DLRN's ``saveYAML_commit`` writes it: ``commits:`` with one mapping of strings."""
+    unknown = sorted(set(values) - set(COMMIT_YAML_KEYS))
+    if unknown:
+        raise InputError(f"commit.yaml: unknown key(s) {', '.join(unknown)}: only DLRN's Commit columns are allowed")
+    lines = ["commits:"]
+    for index, key in enumerate(sorted(COMMIT_YAML_KEYS)):
+        lead = "- " if index == 0 else "  "
+        lines.append(f"{lead}{key}: {_yaml_scalar(values.get(key))}")
+    return "\n".join(lines) + "\n"
+
+
+def aggregate_hash(repo_text: str) -> str:
+    """DLRN's aggregate hash: the md5 of the aggregate .repo file's content."""
+    # md5 is DLRN's choice for a name, not a security measure.
+    return hashlib.md5(repo_text.encode("utf-8")).hexdigest()
+
+
+def sharded(hexdigest: str) -> str:
+    """``ab/cd/abcd…``: DLRN's three-level directory for a hash."""
+    return f"{hexdigest[:2]}/{hexdigest[2:4]}/{hexdigest}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Names of everything under one ``repos/`` directory."""
+
+    repos_dir: Path
+    baseurl: str
+    reponame: str = "delorean"
+    use_components: bool = False
+
+    # -- commit repositories -------------------------------------------------------
+
+    def commit_rel(self, commit_hash: str, distgit_hash: str, component: Optional[str]) -> str:
+        """A build's directory relative to ``repos/`` (component prefix only in component mode)."""
+        if self.use_components and not component:
+            raise InputError(
+                f"commit {commit_hash[:12]} has no component but use_components is true:"
+                " give every package a component in the package database, or publish without components"
+            )
+        return repo_path(commit_hash, distgit_hash, component=component if self.use_components else None)
+
+    def commit_dir(self, commit_hash: str, distgit_hash: str, component: Optional[str]) -> Path:
+        """Absolute directory of a build."""
+        return self.repos_dir / self.commit_rel(commit_hash, distgit_hash, component)
+
+    def link_base(self, component: Optional[str]) -> Path:
+        """Directory holding ``current``/``consistent`` for a build (a component's in component mode)."""
+        if self.use_components and component:
+            return self.repos_dir / "component" / component
+        return self.repos_dir
+
+    def repo_file_name(self, package_format: str) -> str:
+        """``delorean.repo`` for RPM, ``delorean.list`` for DEB (with the configured reponame)."""
+        return f"{self.reponame}.{'repo' if package_format == RPM else 'list'}"
+
+    def url(self, rel: str) -> str:
+        """Public URL of a path relative to ``repos/``."""
+        return f"{self.baseurl.rstrip('/')}/{rel}"
+
+    def repo_id(self, component: Optional[str]) -> str:
+        """The ``[section]`` of a .repo file: DLRN's ``<reponame>`` or ``<reponame>-component-<c>``."""
+        if self.use_components and component:
+            return f"{self.reponame}-component-{component}"
+        return self.reponame
+
+    # -- staging and bookkeeping ---------------------------------------------------
+
+    @property
+    def staging(self) -> Path:
+        """Scratch directory where new repositories are assembled."""
+        return self.repos_dir / STAGING
+
+    @property
+    def trash(self) -> Path:
+        """Where replaced or purged directories go before they are deleted."""
+        return self.repos_dir / TRASH
+
+    @property
+    def cache(self) -> Path:
+        """Per-package metadata cache (derived data; safe to delete)."""
+        return self.repos_dir / CACHE
+
+    @property
+    def lock(self) -> Path:
+        """The lock file that keeps publishers (and purges) apart."""
+        return self.repos_dir / LOCK
+
+    def public_key_names(self) -> List[str]:
+        """File names of the public signing key published in ``repos/`` (armored, binary)."""
+        return [PUBLIC_KEY_ARMORED.format(reponame=self.reponame), PUBLIC_KEY_BINARY.format(reponame=self.reponame)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verification:
+    """How clients verify: what goes into the generated .repo/.list file."""
+
+    repo_gpgcheck: bool = False
+    gpgcheck: bool = False
+    gpgkey_url: Optional[str] = None
+    signed_by: Optional[str] = None
+
+
+def render_repo_file(
+    *,
+    repo_id: str,
+    name: str,
+    baseurl: str,
+    verification: Verification,
+    priority: int = 1,
+) -> str:
+    """A yum/dnf .repo section: DLRN's keys, plus verification when the repository is signed."""
+    lines = [
+        f"[{repo_id}]",
+        f"name={name}",
+        f"baseurl={baseurl}",
+        "enabled=1",
+        f"gpgcheck={int(verification.gpgcheck)}",
+    ]
+    if verification.repo_gpgcheck:
+        lines.append("repo_gpgcheck=1")
+    if verification.gpgkey_url and (verification.gpgcheck or verification.repo_gpgcheck):
+        lines.append(f"gpgkey={verification.gpgkey_url}")
+    lines.append(f"priority={priority}")
+    return "\n".join(lines) + "\n"
+
+
+def render_list_file(*, baseurl: str, verification: Verification) -> str:
+    """An apt one-line source for a flat repository (``./``), pinned to our key with ``signed-by``."""
+    options = f"[signed-by={verification.signed_by}] " if verification.signed_by else ""
+    return f"deb {options}{baseurl.rstrip('/')}/ ./\n"
+
+
+def aggregate_text(parts: Sequence[str]) -> str:
+    """The aggregate .repo content: each component's file followed by a blank line, as DLRN joins them."""
+    return "".join(part + "\n" for part in parts)

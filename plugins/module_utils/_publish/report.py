@@ -1,0 +1,160 @@
+"""The status report: per package its newest build, as JSON and as a static HTML page.
+
+Both files live in ``repos/`` (DLRN keeps its report there too) and link
+to build logs and repositories by relative path, so the report works from
+any web server or from disk.  The page carries its data as embedded JSON
+and renders, orders (failures first) and filters (the box, or
+``?filter=`` in the URL) in the browser; without JavaScript it points to
+the JSON.  Content depends only on the state DB, so regenerating an
+unchanged report writes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+from .._statedb.db import StateDB, summarize
+from .atomic import write_text_atomic
+from .layout import BUILD_LOG, FLAG_PUBLISHED, REPORT_HTML, REPORT_JSON, Layout
+
+# Failures first, then builds still in flight, then successes.
+STATUS_ORDER = {"FAILED": 0, "RETRY": 1, "BUILDING": 2, "QUEUED": 3, "SUCCESS": 4}
+
+
+def report_data(db: StateDB, layout: Layout, release: str) -> Dict[str, Any]:
+    """The report as plain data: one entry per package, failures first."""
+    packages: List[Dict[str, Any]] = []
+    records = db.last_builds(release=release)
+    for record in records:
+        rel = layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        published = bool(record.flags & FLAG_PUBLISHED) and (layout.repos_dir / rel).is_dir()
+        packages.append(
+            {
+                "project": record.project,
+                "component": record.component,
+                "status": record.status,
+                "commit_hash": record.commit_hash,
+                "distgit_hash": record.distgit_hash,
+                "repo_hash": record.repo_hash,
+                "nvr": record.nvr,
+                "dt_commit": record.dt_commit,
+                "dt_build": record.dt_build,
+                "subject": record.subject,
+                "build_log": f"{rel}/{BUILD_LOG}"
+                if published and (layout.repos_dir / rel / BUILD_LOG).is_file()
+                else None,
+                "repo": f"{rel}/" if published and record.status == "SUCCESS" else None,
+                "notes": record.notes,
+            }
+        )
+    packages.sort(key=lambda item: (STATUS_ORDER.get(item["status"], 9), item["project"]))
+    stamps = [record.dt_build or record.dt_queued for record in records]
+    return {
+        "release": release,
+        "reponame": layout.reponame,
+        "generated": max(stamps) if stamps else 0,
+        "summary": summarize(records),
+        "packages": packages,
+    }
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 1px solid #ccc; padding: .3em .5em; text-align: left; font-size: 90%; }}
+tr.FAILED td, tr.RETRY td {{ background: #fdd; }}
+tr.SUCCESS td {{ background: #efe; }}
+tr.QUEUED td, tr.BUILDING td {{ background: #ffd; }}
+code {{ font-size: 95%; }}
+#filter {{ width: 20em; margin-bottom: 1em; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p id="summary"></p>
+<label for="filter">Filter</label> <input id="filter" type="search" placeholder="package, status, NVR or hash">
+<noscript><p>This page needs JavaScript; the same data is in <a href="{json_name}">{json_name}</a>.</p></noscript>
+<table>
+<thead><tr><th>Package</th><th>Status</th><th>Commit</th><th>NVR</th><th>Built (UTC)</th><th>Log</th>
+<th>Repository</th></tr></thead>
+<tbody id="rows"></tbody>
+</table>
+<p>Data: <a href="{json_name}">{json_name}</a></p>
+<script type="application/json" id="report-data">{data}</script>
+<script>
+"use strict";
+const ORDER = {order};
+const report = JSON.parse(document.getElementById("report-data").textContent);
+function cell(row, content, href) {{
+  const td = document.createElement("td");
+  if (href) {{ const a = document.createElement("a"); a.href = href; a.textContent = content; td.appendChild(a); }}
+  else {{ td.textContent = content === null || content === undefined ? "" : content; }}
+  row.appendChild(td);
+}}
+function when(stamp) {{ return stamp ? new Date(stamp * 1000).toISOString().replace("T", " ").slice(0, 19) : ""; }}
+function render() {{
+  const words = document.getElementById("filter").value.toLowerCase().split(/\\s+/).filter(Boolean);
+  const tbody = document.getElementById("rows");
+  tbody.textContent = "";
+  const packages = report.packages.slice().sort((a, b) =>
+    ((ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9)) || a.project.localeCompare(b.project));
+  let shown = 0;
+  for (const pkg of packages) {{
+    const text = [pkg.project, pkg.status, pkg.nvr, pkg.commit_hash, pkg.component].join(" ").toLowerCase();
+    if (!words.every(word => text.includes(word))) continue;
+    const tr = document.createElement("tr");
+    tr.className = pkg.status;
+    tr.dataset.project = pkg.project;
+    tr.dataset.status = pkg.status;
+    cell(tr, pkg.project);
+    cell(tr, pkg.status);
+    cell(tr, pkg.commit_hash.slice(0, 12));
+    cell(tr, pkg.nvr);
+    cell(tr, when(pkg.dt_build));
+    cell(tr, pkg.build_log ? "build.log" : "", pkg.build_log);
+    cell(tr, pkg.repo ? pkg.repo_hash : "", pkg.repo);
+    tbody.appendChild(tr);
+    shown += 1;
+  }}
+  const s = report.summary;
+  document.getElementById("summary").textContent =
+    `${{shown}} of ${{report.packages.length}} packages shown; ` +
+    Object.keys(s).map(k => `${{k}}: ${{s[k]}}`).join(", ");
+}}
+const box = document.getElementById("filter");
+box.value = new URLSearchParams(window.location.search).get("filter") || "";
+box.addEventListener("input", render);
+render();
+</script>
+</body>
+</html>
+"""
+
+
+def render_html(data: Dict[str, Any]) -> str:
+    """The static page for ``report_data``'s result."""
+    # "<" escaped so no value can close the <script> element.
+    embedded = json.dumps(data, sort_keys=True).replace("<", "\\u003c")
+    return _PAGE.format(
+        title=html.escape(f"{data['reponame']} {data['release']}: build status"),
+        json_name=REPORT_JSON,
+        data=embedded,
+        order=json.dumps(STATUS_ORDER, sort_keys=True),
+    )
+
+
+def write_report(db: StateDB, layout: Layout, release: str) -> Path:
+    """Regenerate ``status_report.json`` and ``status_report.html`` (only what changed is written)."""
+    data = report_data(db, layout, release)
+    write_text_atomic(layout.repos_dir / REPORT_JSON, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    target = layout.repos_dir / REPORT_HTML
+    write_text_atomic(target, render_html(data))
+    return target

@@ -1,0 +1,121 @@
+#!/usr/bin/python
+# Copyright: distroforge developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: repo_purge
+short_description: Remove published builds older than N days, keeping everything still in use
+version_added: 0.1.0
+description:
+  - Removes the directories of builds finished more than O(older_than) days
+    ago, as C(dlrn-purge --older-than) does, and flags them purged in the state DB.
+  - Keeps the newest published successful build of each package, every
+    build a label points to (C(current), C(consistent), promotions, the
+    aggregates' component repositories) and every build a kept repository
+    links to, so no kept repository is left with a dangling link.
+  - Takes the publish lock, so it never runs beside a publisher.
+author:
+  - distroforge developers (@distroforge)
+options:
+  db:
+    description: Path of the state DB on the repo server.
+    type: path
+    required: true
+  repos_dir:
+    description: The C(repos/) directory to purge.
+    type: path
+    required: true
+  older_than:
+    description: Age in days from which builds may go.
+    type: int
+    required: true
+  baseurl:
+    description: Public URL of O(repos_dir) as used by repo_publish (to read aggregate C(.repo) files); defaults to C(file://<repos_dir>).
+    type: str
+  reponame:
+    description: Repository file name used by repo_publish.
+    type: str
+    default: delorean
+  use_components:
+    description: Whether builds were published with components.
+    type: bool
+    default: false
+  lock_timeout:
+    description: Seconds to wait for a publisher to finish.
+    type: int
+    default: 600
+attributes:
+  check_mode:
+    support: full
+    description: Lists what would be removed and why the rest stays, without removing.
+  diff_mode:
+    support: none
+    description: The result lists the removed directories.
+seealso:
+  - module: distroforge.openstack.repo_publish
+"""
+
+EXAMPLES = r"""
+- name: Show what a 60-day purge would remove
+  distroforge.openstack.repo_purge:
+    db: /var/lib/distroforge/state.db
+    repos_dir: /var/lib/distroforge/data/repos
+    older_than: 60
+  check_mode: true
+  register: would_go
+"""
+
+RETURN = r"""
+removed:
+  description: Build directories removed (or that would be, in check mode), relative to O(repos_dir).
+  returned: always
+  type: list
+  elements: str
+kept:
+  description: Old build directories that stay, with the reason.
+  returned: always
+  type: dict
+  sample: {"21/97/2197fcaf6499913b47365f1a488b0d70bdc075f0_e78ff82c": "label current"}
+"""
+
+from pathlib import Path
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import PublishOptions
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.purge import purge
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
+
+
+def _work(module: DistroforgeModule) -> dict:
+    p = module.params
+    layout = PublishOptions(
+        repos_dir=Path(p["repos_dir"]), baseurl=p["baseurl"], reponame=p["reponame"], use_components=p["use_components"]
+    ).layout()
+    with StateDB(p["db"], readonly=module.check_mode) as db:
+        plan = purge(db, layout, p["older_than"], check_mode=module.check_mode, lock_timeout=float(p["lock_timeout"]))
+    return {"changed": bool(plan.removed), **plan.as_dict()}
+
+
+def main() -> None:
+    module = DistroforgeModule(
+        argument_spec={
+            "db": {"type": "path", "required": True},
+            "repos_dir": {"type": "path", "required": True},
+            "older_than": {"type": "int", "required": True},
+            "baseurl": {"type": "str"},
+            "reponame": {"type": "str", "default": "delorean"},
+            "use_components": {"type": "bool", "default": False},
+            "lock_timeout": {"type": "int", "default": 600},
+        },
+        supports_check_mode=True,
+    )
+    if module.params["older_than"] < 0:
+        module.fail_json(msg=f"older_than must be 0 or more days, got {module.params['older_than']}")
+    module.run(_work)
+
+
+if __name__ == "__main__":
+    main()
