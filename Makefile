@@ -22,7 +22,10 @@ SANITY_ROOT := $(TOP)/build/sanity/ansible_collections/distroforge/openstack
 # Which files sanity sees; `make sanity SANITY_FILES='git ls-files -z --cached'` checks only what is staged.
 SANITY_FILES := git ls-files -z --cached --others --exclude-standard
 
-.PHONY: bootstrap run test lint sanity unit molecule bench docs lock clean help
+EXAMPLE := $(TOP)/build/example
+EXAMPLE_PKGDB := $(EXAMPLE)/rdoinfo/rdo-full.yml
+
+.PHONY: bootstrap run test lint sanity unit molecule bench docs lock clean help example
 
 help:
 	@sed -n '2,5p' Makefile
@@ -30,8 +33,14 @@ help:
 bootstrap:
 	@bash tools/bootstrap.sh
 
-run: bootstrap
-	ansible-playbook playbooks/pipeline.yml -e distroforge_workdir=$(WORKDIR)
+# The example distro's upstream and distgit repositories, made from PyPI sdists
+# (downloaded once into ~/.cache/distroforge/sdists).
+example: bootstrap $(EXAMPLE_PKGDB)
+$(EXAMPLE_PKGDB): examples/distro/make_upstreams.py examples/distro/upstreams.json $(shell find examples/distro/packaging -type f)
+	python3 examples/distro/make_upstreams.py $(EXAMPLE)
+
+run: bootstrap $(EXAMPLE_PKGDB)
+	ansible-playbook playbooks/pipeline.yml -e distroforge_workdir=$(WORKDIR) -e distroforge_pkgdb=$(EXAMPLE_PKGDB)
 
 test: bootstrap
 	$(MAKE) --no-print-directory lint
