@@ -41,9 +41,11 @@ options:
     required: true
   backend:
     description:
-      - C(rpmbuild) or C(dpkg). C(mock) and C(sbuild) are not built yet.
+      - C(rpmbuild) or C(dpkg) (bubblewrap sandbox), or C(mock) on EL builders
+        (SRPM in the sandbox, then C(mock --rebuild) in a clean chroot).
+        C(sbuild) is not built yet.
     type: str
-    choices: [rpmbuild, dpkg]
+    choices: [rpmbuild, dpkg, mock]
     required: true
   builder:
     description: Name of this builder, recorded with each result.
@@ -95,6 +97,7 @@ attributes:
 requirements:
   - bubblewrap
   - rpmbuild (rpmbuild backend)
+  - mock (mock backend, EL builders)
   - dpkg-dev, python-debian (dpkg backend)
 """
 
@@ -213,7 +216,7 @@ def main() -> None:
     module = DistroforgeModule(
         argument_spec={
             "jobs": {"type": "list", "elements": "dict", "required": True},
-            "backend": {"type": "str", "choices": ["rpmbuild", "dpkg"], "required": True},
+            "backend": {"type": "str", "choices": ["rpmbuild", "dpkg", "mock"], "required": True},
             "builder": {"type": "str", "default": "localhost"},
             "workdir": {"type": "path", "required": True},
             "mirror_dir": {"type": "path", "required": True},

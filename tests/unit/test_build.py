@@ -1,7 +1,9 @@
 """Real builds of a tiny pbr project with rpmbuild and dpkg in the sandbox."""
 
+import collections
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._build import rpm
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import mock, rpm
 from ansible_collections.distroforge.openstack.plugins.module_utils._build.runner import (
     BuildJob,
     BuildSettings,
@@ -222,3 +224,63 @@ def test_prepare_spec_fills_in_what_dlrn_fills_in():
     assert lines[-1] == "%changelog"
     with pytest.raises(InputError, match="the spec has no Release: line"):
         rpm.prepare_spec("Version: XXX\nSource0: x\n", version, "/x/y.tar.gz", "hellodf")
+
+
+# --- mock: cannot run here (no EL repos); its config and command line are checked,
+# and the backend runs end to end against a stand-in that rebuilds with rpmbuild.
+
+
+def test_mock_config_is_valid_mock_python_with_our_settings():
+    cfg = mock.config(mock.MockSettings(distro_repo_url="http://repo.example/current"), T0)
+    opts: dict = collections.defaultdict(dict)
+    exec(cfg, {"config_opts": opts})
+    assert opts["root"] == "distroforge-centos-stream-9-x86_64"
+    assert opts["rpmbuild_networking"] is False
+    assert opts["environment"]["SOURCE_DATE_EPOCH"] == str(T0)
+    assert opts["macros"]["%use_source_date_epoch_as_buildtime"] == "1"
+    assert opts["macros"]["%dist"] == ".el9"
+    assert opts["chroot_setup_cmd"].startswith("install basesystem rpm-build")
+    dnf = opts["dnf.conf"]
+    assert dnf.index("[distroforge]") < dnf.index("[baseos]")  # the distro's own packages first
+    assert "baseurl=http://repo.example/current" in dnf and "priority=1" in dnf
+    assert mock.argv("/b/mock.cfg", "/b/out", "/b/x.src.rpm") == [
+        "mock",
+        "-r",
+        "/b/mock.cfg",
+        "--resultdir",
+        "/b/out",
+        "--no-cleanup-after",
+        "--rebuild",
+        "/b/x.src.rpm",
+    ]
+    with pytest.raises(InputError, match=r"mock repos\[0\]: each repo needs name"):
+        mock.config(mock.MockSettings(repos=[{"name": "x"}]), T0)
+
+
+def test_mock_backend_fails_clearly_without_mock(repos, monkeypatch):
+    tmp, up, dg = repos
+    real_which = mock.shutil.which
+    monkeypatch.setattr(mock.shutil, "which", lambda name: None if name == "mock" else real_which(name))
+    result = build_one(job_for(up, dg), settings(tmp, "mock"))
+    assert result.status == "FAILED"
+    assert result.error.startswith("backend mock: mock is not installed on this builder")
+
+
+def test_mock_backend_end_to_end_with_a_stand_in(repos, monkeypatch):
+    tmp, up, dg = repos
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    # Stand-in: `mock -r CFG --resultdir OUT ... --rebuild SRPM` rebuilt by rpmbuild, as DLRN's benchmark does.
+    (bindir / "mock").write_text(
+        "#!/bin/sh\nwhile [ $# -gt 1 ]; do case $1 in --resultdir) out=$2;; esac; shift; done\n"
+        'rpmbuild --rebuild --nodeps --define "_topdir $out/top" --define "_rpmdir $out" "$1" || exit 1\n'
+        'mv "$out"/*/*.rpm "$out"/\n'  # mock leaves the RPMs flat in --resultdir
+    )
+    (bindir / "mock").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    result = build_one(job_for(up, dg), settings(tmp, "mock"))
+    assert result.status == "SUCCESS", result.log_tail
+    assert any(a.endswith(".noarch.rpm") for a in result.artifacts)
+    assert result.nvr.endswith(".el9")
+    log = Path(result.log).read_text()
+    assert "mock -r" in log and "mock.cfg --resultdir" in log

@@ -100,8 +100,8 @@ def rpmbuild_args(nodeps: bool, dist: str | None) -> list[str]:
     return args
 
 
-def build(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = None) -> list[str]:
-    """Build the SRPM then the RPMs; return the artifact paths (on the builder)."""
+def build_srpm(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = None) -> str:
+    """Fill in the spec and build the SRPM in the sandbox; return its path (on the builder)."""
     build_dir, distgit_dir, log, where = inputs.build_dir, inputs.distgit_dir, inputs.log, inputs.project
     tarball, version = inputs.source.tarball, inputs.source.version
     spec = find_spec(distgit_dir, where)
@@ -119,21 +119,36 @@ def build(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = None) 
     with open(os.path.join(top, "SPECS", spec_name), "w", encoding="utf-8") as handle:
         handle.write(prepared)
     log.write(f"==> prepared spec {spec_name}\n{prepared}")
-    env = base_env(version.commit_time, {"PBR_VERSION": version.upstream_version})
-    args = rpmbuild_args(nodeps, dist)
     log.run(
-        bwrap_argv(build_dir, ["rpmbuild", "-bs", *args, f"{TOPDIR}/SPECS/{spec_name}"], env=env),
+        bwrap_argv(
+            build_dir,
+            ["rpmbuild", "-bs", *rpmbuild_args(nodeps, dist), f"{TOPDIR}/SPECS/{spec_name}"],
+            env=_env(inputs),
+        ),
         what="rpmbuild -bs (SRPM, no network)",
     )
     srpms = sorted(glob.glob(os.path.join(top, "SRPMS", "*.src.rpm")))
     if len(srpms) != 1:
         raise InputError(f"{where}: rpmbuild -bs made {len(srpms)} SRPMs, expected one")
-    srpm_inside = f"{TOPDIR}/SRPMS/{os.path.basename(srpms[0])}"
-    log.run(
-        bwrap_argv(build_dir, ["rpmbuild", "--rebuild", *args, srpm_inside], env=env),
+    return srpms[0]
+
+
+def _env(inputs: BuildInputs) -> dict[str, str]:
+    version = inputs.source.version
+    return base_env(version.commit_time, {"PBR_VERSION": version.upstream_version})
+
+
+def build(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = None) -> list[str]:
+    """Build the SRPM then the RPMs from it; return the artifact paths (on the builder)."""
+    srpm = build_srpm(inputs, nodeps=nodeps, dist=dist)
+    srpm_inside = f"{TOPDIR}/SRPMS/{os.path.basename(srpm)}"
+    inputs.log.run(
+        bwrap_argv(
+            inputs.build_dir, ["rpmbuild", "--rebuild", *rpmbuild_args(nodeps, dist), srpm_inside], env=_env(inputs)
+        ),
         what="rpmbuild --rebuild (RPMs from the SRPM, no network)",
     )
-    rpms = sorted(glob.glob(os.path.join(top, "RPMS", "*", "*.rpm")))
+    rpms = sorted(glob.glob(os.path.join(inputs.build_dir, "rpmbuild", "RPMS", "*", "*.rpm")))
     if not rpms:
-        raise InputError(f"{where}: rpmbuild made no binary RPM")
-    return [srpms[0], *rpms]
+        raise InputError(f"{inputs.project}: rpmbuild made no binary RPM")
+    return [srpm, *rpms]

@@ -24,13 +24,13 @@ from typing import Any
 
 from .._common.errors import DistroforgeError, InputError
 from .._sources import git as srcgit
-from . import deb, rpm
+from . import deb, mock, rpm
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
 from .sandbox import base_env
 from .source import BuildInputs, make_source, sha256_file
 
-BACKENDS = ("rpmbuild", "dpkg")
+BACKENDS = ("rpmbuild", "dpkg", "mock")
 SUCCESS, FAILED, RETRY = "SUCCESS", "FAILED", "RETRY"
 BUILDINFO_FORMAT = 1
 
@@ -66,6 +66,7 @@ class BuildSettings:
     rpm_nodeps: bool | None = None  # None: only where rpm has no package database (Debian builders)
     rpm_dist: str | None = None
     keep_build_dir: bool = False
+    mock: mock.MockSettings = field(default_factory=mock.MockSettings)
 
     def validate(self) -> None:
         """Raise InputError naming the bad setting."""
@@ -182,6 +183,9 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     if settings.backend == "dpkg":
         artifacts = deb.build(inputs, info)
         extra["nvr"] = f"{info.source}_{source.version.deb_version}"
+    elif settings.backend == "mock":
+        artifacts = mock.build(inputs, settings.mock)
+        extra["nvr"] = os.path.basename(artifacts[0]).removesuffix(".src.rpm")
     else:
         nodeps = settings.rpm_nodeps if settings.rpm_nodeps is not None else not _rpm_has_db()
         extra["rpm_nodeps"] = nodeps
