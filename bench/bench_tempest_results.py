@@ -1,0 +1,156 @@
+"""Tempest results: a 15,000-test subunit stream to JSON + JUnit + HTML, vs subunit2junitxml.
+
+The stream is real: a generated module of 15,000 tests (1 in 50 fails with a
+traceback, 1 in 40 is skipped) run by ``python -m subunit.run``, written
+under /var/tmp at bench time.  Figures (medians, interleaved runs):
+
+- ours in-process: what the module's engine costs (parse, fold, write the three files);
+- ours as a process: the same from a cold interpreter, like the peer (imports included);
+- the peer ``subunit2junitxml`` (python-subunit + junitxml), which writes JUnit only;
+- peak RSS (VmHWM) of both processes;
+- the counts against ``subunit-stats`` on the same file.
+
+The peer needs the ``junitxml`` package, which the project venv does not
+carry: set SUBUNIT2JUNITXML to a subunit2junitxml that has it, or install
+junitxml into the venv; without it the peer figures are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import TOP, report
+
+sys.path.insert(0, str(TOP / ".venv" / "collections"))
+sys.path.insert(0, str(TOP))
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest import outputs
+from tests.unit.tempest_streams import make_many_stream
+
+TESTS = 15_000
+ROUNDS = 5
+BENCH_ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench")) / "tempest_results"
+BIN = Path(sys.executable).parent
+OURS_SCRIPT = """
+import sys
+sys.path.insert(0, {collections!r})
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.outputs import run
+run([{stream!r}], junit_path={out!r} + "/r.xml", html_path={out!r} + "/r.html", json_path={out!r} + "/r.json")
+"""
+
+
+def peer_command() -> list[str] | None:
+    """subunit2junitxml with junitxml importable, or None."""
+    if os.environ.get("SUBUNIT2JUNITXML"):
+        return [os.environ["SUBUNIT2JUNITXML"]]
+    probe = subprocess.run([sys.executable, "-c", "import junitxml"], capture_output=True, check=False)
+    return [str(BIN / "subunit2junitxml")] if probe.returncode == 0 else None
+
+
+def run_measured(argv: list[str], stdin: Path | None = None, stdout: Path | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process.
+
+    Not wait4()'s ru_maxrss: Linux carries the parent's high-water mark over
+    fork+exec, so every child would report this bench's own size.  The
+    child's VmHWM is sampled instead (it only grows) until it exits.
+    """
+    peak = 0
+    with open(stdin or os.devnull, "rb") as source, open(stdout or os.devnull, "wb") as sink:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdin=source, stdout=sink, stderr=subprocess.DEVNULL)
+        status = Path(f"/proc/{child.pid}/status")
+        while child.poll() is None:
+            try:
+                found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+            except OSError:
+                break
+            if found:
+                peak = max(peak, int(found.group(1)))
+            time.sleep(0.001)
+        child.wait()
+        return time.perf_counter() - started, peak
+
+
+def fresh(directory: Path) -> Path:
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def ours_in_process(stream: Path, out: Path) -> tuple[float, dict]:
+    fresh(out)
+    started = time.perf_counter()
+    result = outputs.run(
+        [str(stream)], junit_path=str(out / "r.xml"), html_path=str(out / "r.html"), json_path=str(out / "r.json")
+    )
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    stream = BENCH_ROOT / f"many-{TESTS}.subunit"
+    if not stream.exists():
+        make_many_stream(BENCH_ROOT, TESTS)
+    size = stream.stat().st_size
+    print(f"stream: {stream} ({size / 1e6:.1f} MB, {TESTS} tests)", flush=True)
+    peer = peer_command()
+    out = BENCH_ROOT / "out"
+    script = OURS_SCRIPT.format(collections=str(TOP / ".venv" / "collections"), stream=str(stream), out=str(out))
+    inproc, process, process_rss, peer_times, peer_rss = [], [], [], [], []
+    result: dict = {}
+    for _round in range(ROUNDS):  # interleaved, so load spikes hit both sides
+        seconds, result = ours_in_process(stream, out)
+        inproc.append(seconds)
+        fresh(out)
+        seconds, rss = run_measured([sys.executable, "-c", script])
+        process.append(seconds)
+        process_rss.append(rss)
+        if peer:
+            seconds, rss = run_measured(peer, stdin=stream, stdout=BENCH_ROOT / "peer.xml")
+            peer_times.append(seconds)
+            peer_rss.append(rss)
+    med = statistics.median
+    written = {path.name: path.stat().st_size for path in sorted(out.iterdir())}
+    print(f"ours wrote: {written}", flush=True)
+    if peer:
+        report(
+            "15k tests -> JSON+JUnit+HTML, ours in-process",
+            med(inproc),
+            med(peer_times),
+            "subunit2junitxml (JUnit only)",
+        )
+        report(
+            "15k tests -> JSON+JUnit+HTML, ours as a process",
+            med(process),
+            med(peer_times),
+            "subunit2junitxml (JUnit only)",
+        )
+        report("peak RSS", max(process_rss) / 1024, max(peer_rss) / 1024, "subunit2junitxml", unit="MiB")
+        speedup = med(peer_times) / med(inproc), med(peer_times) / med(process)
+        print(f"speed-up: {speedup[0]:.1f}x in-process, {speedup[1]:.1f}x as a process", flush=True)
+    else:
+        print(f"ours in-process: {med(inproc):.3f} s, as a process: {med(process):.3f} s", flush=True)
+        print(f"ours peak RSS: {max(process_rss) / 1024:.0f} MiB", flush=True)
+        print("peer skipped: subunit2junitxml needs the junitxml package (set SUBUNIT2JUNITXML)", flush=True)
+    with stream.open("rb") as source:
+        stats = subprocess.run([str(BIN / "subunit-stats")], stdin=source, capture_output=True, text=True, check=False)
+    found = re.findall(r"^(\w+) tests:\s+(\d+)$", stats.stdout, re.MULTILINE)
+    theirs = {key.lower(): int(value) for key, value in found}
+    summary = result["summary"]
+    ours = {
+        "total": summary["total"],
+        "passed": summary["passed"] + summary["xfail"] + summary["uxsuccess"],
+        "failed": summary["failed"],
+        "skipped": summary["skipped"],
+    }
+    print(f"counts: ours {ours} | subunit-stats {theirs} | equal: {ours == theirs}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

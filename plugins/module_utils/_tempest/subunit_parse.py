@@ -1,0 +1,297 @@
+"""A subunit v2 parser that survives bad streams and is fast enough for big runs.
+
+Why not python-subunit's ``ByteStreamToStreamResult``: it reads the stream
+one byte at a time through ``read(1)``, builds ``datetime`` objects and
+routes every packet through testtools' ``StreamResult`` chain: on a
+15,000-test stream (47,000 packets) its parse alone takes ~0.20 s, more than
+this parser plus the fold and all three reports (~0.17 s), and four times
+this parser (~0.05 s).  It also stops being useful on damaged streams:
+bytes that are not subunit raise (or become a ``stdout`` attachment), a
+packet whose length field is damaged
+makes it swallow the rest of the file, and a CRC-valid packet with
+inconsistent flags raises ``struct.error``.
+
+This parser works on the whole file in memory, yields one plain tuple per
+packet with exactly the fields python-subunit passes to ``status()`` (the
+unit tests prove the events identical on streams made by stestr and by
+``python -m subunit.run``, and on random valid streams written by
+python-subunit's own writer), and records every damaged region with its
+offset instead of raising: after a bad byte it resynchronises on the next
+signature byte whose packet has a valid CRC, so every intact packet is read.
+Like python-subunit, it does not check the version nibble (the CRC guards
+the frame).
+
+Packet layout (subunit v2): signature ``0xB3``, 16-bit flags (version in the
+high nibble, test status in the low 3 bits), a 1-3 byte length of the whole
+packet, optional fields in flag order (timestamp, test id, tags, MIME type,
+file name + content, route code), then a CRC32 of everything before it.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Iterator, List, NamedTuple, Optional, Tuple
+
+SIGNATURE = 0xB3
+FLAG_TEST_ID = 0x0800
+FLAG_ROUTE_CODE = 0x0400
+FLAG_TIMESTAMP = 0x0200
+FLAG_RUNNABLE = 0x0100
+FLAG_TAGS = 0x0080
+FLAG_FILE_CONTENT = 0x0040
+FLAG_MIME_TYPE = 0x0020
+FLAG_EOF = 0x0010
+
+# Index = flags & 0x7, the same table as python-subunit's status_lookup.
+STATUSES = (None, "exists", "inprogress", "success", "uxsuccess", "skip", "fail", "xfail")
+
+# signature + flags + 1-byte length + CRC32
+_MIN_PACKET = 8
+# Flag sets (bits 0x0FE0) of the packets that make up nearly all of a stream.
+_U32 = struct.Struct(">I")
+_U32_U32 = struct.Struct(">II")
+_SHAPE_ID = FLAG_TEST_ID | FLAG_RUNNABLE
+_SHAPE_TIMED_ID = FLAG_TEST_ID | FLAG_TIMESTAMP | FLAG_RUNNABLE
+
+
+class Event(NamedTuple):
+    """One packet, with the arguments python-subunit passes to ``StreamResult.status``.
+
+    ``timestamp`` is float seconds since the epoch (python-subunit gives a
+    ``datetime`` rounded to the microsecond); ``offset`` is where the packet
+    starts in the file.  :func:`iter_events` yields plain tuples in this
+    field order because building named tuples costs a third of the parse.
+    """
+
+    offset: int
+    test_id: Optional[str]
+    status: Optional[str]
+    tags: Optional[frozenset]
+    runnable: bool
+    file_name: Optional[str]
+    file_bytes: Optional[bytes]
+    eof: bool
+    mime_type: Optional[str]
+    route_code: Optional[str]
+    timestamp: Optional[float]
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """A damaged region of a stream: ``length`` bytes from ``offset`` were skipped."""
+
+    offset: int
+    length: int
+    reason: str
+
+
+class _BadPacket(Exception):
+    """A packet failed a check; the message says which."""
+
+
+def _varint(data: bytes, pos: int, end: int) -> Tuple[int, int]:
+    """Decode a subunit varint at ``pos``; return (value, position after it)."""
+    if pos >= end:
+        raise _BadPacket("number runs past the end of the packet")
+    first = data[pos]
+    kind = first & 0xC0
+    if kind == 0x00:
+        return first & 0x3F, pos + 1
+    if kind == 0x40:
+        if pos + 2 > end:
+            raise _BadPacket("number runs past the end of the packet")
+        return ((first & 0x3F) << 8) | data[pos + 1], pos + 2
+    if kind == 0x80:
+        if pos + 3 > end:
+            raise _BadPacket("number runs past the end of the packet")
+        return ((first & 0x3F) << 16) | (data[pos + 1] << 8) | data[pos + 2], pos + 3
+    if pos + 4 > end:
+        raise _BadPacket("number runs past the end of the packet")
+    return ((first & 0x3F) << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3], pos + 4
+
+
+def _utf8(data: bytes, pos: int, end: int) -> Tuple[str, int]:
+    """Decode a length-prefixed UTF-8 string; python-subunit refuses NUL and bad UTF-8 too."""
+    length, pos = _varint(data, pos, end)
+    stop = pos + length
+    if stop > end:
+        raise _BadPacket(f"string of {length} bytes runs past the end of the packet")
+    raw = data[pos:stop]
+    if b"\0" in raw:
+        raise _BadPacket("string contains a NUL byte")
+    try:
+        return raw.decode("utf-8"), stop
+    except UnicodeDecodeError as exc:
+        raise _BadPacket("string is not UTF-8") from exc
+
+
+def _packet_fields(data: bytes, flags: int, pos: int, end: int) -> tuple:
+    """Decode the optional fields of a CRC-checked packet body ``data[pos:end]``."""
+    timestamp = test_id = tags = mime_type = file_name = file_bytes = route_code = None
+    if flags & FLAG_TIMESTAMP:
+        if pos + 4 > end:
+            raise _BadPacket("timestamp runs past the end of the packet")
+        seconds = int.from_bytes(data[pos : pos + 4], "big")
+        nanoseconds, pos = _varint(data, pos + 4, end)
+        timestamp = seconds + nanoseconds / 1e9
+    if flags & FLAG_TEST_ID:
+        test_id, pos = _utf8(data, pos, end)
+    if flags & FLAG_TAGS:
+        count, pos = _varint(data, pos, end)
+        found = []
+        for _tag in range(count):
+            tag, pos = _utf8(data, pos, end)
+            found.append(tag)
+        tags = frozenset(found)
+    if flags & FLAG_MIME_TYPE:
+        mime_type, pos = _utf8(data, pos, end)
+    if flags & FLAG_FILE_CONTENT:
+        file_name, pos = _utf8(data, pos, end)
+        length, pos = _varint(data, pos, end)
+        if pos + length > end:
+            raise _BadPacket(f"file content of {length} bytes runs past the end of the packet")
+        file_bytes = data[pos : pos + length]
+        pos += length
+    if flags & FLAG_ROUTE_CODE:
+        route_code, pos = _utf8(data, pos, end)
+    return timestamp, test_id, tags, mime_type, file_name, file_bytes, route_code
+
+
+def iter_events(data: bytes, corruptions: List[Corruption]) -> Iterator[tuple]:  # noqa: PLR0912, PLR0915 - inlined for speed
+    """Yield one :class:`Event`-shaped tuple per valid packet of ``data``.
+
+    Damaged regions are appended to ``corruptions`` (merged while no valid
+    packet separates them); nothing raises.
+    """
+    size = len(data)
+    view = memoryview(data)
+    crc32 = zlib.crc32
+    from_bytes = int.from_bytes
+    u32 = _U32.unpack_from
+    u32_u32 = _U32_U32.unpack_from
+    find = data.find
+    statuses = STATUSES
+    shape_id, shape_timed_id = _SHAPE_ID, _SHAPE_TIMED_ID
+    pos = 0
+    bad_start = -1
+    bad_reason = ""
+    while pos < size:
+        if data[pos] != 0xB3:
+            if bad_start < 0:
+                bad_start, bad_reason = pos, "bytes that are not subunit v2"
+            nxt = find(b"\xb3", pos + 1)
+            pos = size if nxt < 0 else nxt
+            continue
+        # The frame check and the two packet shapes that make up nearly all
+        # of a stream (test id, with or without a timestamp) are inlined and
+        # use locals only: per-packet function calls would double the time.
+        try:
+            if pos + 8 > size:
+                raise _BadPacket(f"truncated packet: {size - pos} bytes left, a packet needs at least {_MIN_PACKET}")
+            flags = (data[pos + 1] << 8) | data[pos + 2]
+            first = data[pos + 3]
+            if first < 0x40:
+                end, body = pos + first, pos + 4
+            elif first < 0x80:
+                end, body = pos + (((first & 0x3F) << 8) | data[pos + 4]), pos + 5
+            elif first < 0xC0:
+                end, body = pos + (((first & 0x3F) << 16) | (data[pos + 4] << 8) | data[pos + 5]), pos + 6
+            else:
+                raise _BadPacket("packet length uses 4 bytes (at most 3 allowed)")
+            stop = end - 4
+            if stop < body:
+                raise _BadPacket(f"packet length {end - pos} is too short for its header")
+            if end > size:
+                raise _BadPacket(f"truncated packet: length {end - pos}, only {size - pos} bytes left")
+            if crc32(view[pos:stop]) != u32(data, stop)[0]:
+                raise _BadPacket(
+                    f"bad CRC: stored 0x{from_bytes(data[stop:end], 'big'):08x}, computed 0x{crc32(view[pos:stop]):08x}"
+                )
+            shape = flags & 0x0FE0
+            if shape in (shape_timed_id, shape_id):
+                cur = body
+                if shape == shape_timed_id:
+                    if cur + 5 > stop:
+                        raise _BadPacket("timestamp runs past the end of the packet")
+                    if cur + 8 <= stop and data[cur + 4] >= 0xC0:
+                        # Nanoseconds nearly always take the 4-byte form.
+                        seconds, nanoseconds = u32_u32(data, cur)
+                        nanoseconds &= 0x3FFFFFFF
+                        cur += 8
+                    else:
+                        seconds = u32(data, cur)[0]
+                        nanoseconds, cur = _varint(data, cur + 4, stop)
+                    timestamp = seconds + nanoseconds / 1e9
+                else:
+                    timestamp = None
+                if cur >= stop:
+                    raise _BadPacket("number runs past the end of the packet")
+                id_end = data[cur] + cur + 1
+                if id_end - cur > 0x40:
+                    id_length, cur = _varint(data, cur, stop)
+                    id_end = cur + id_length
+                else:
+                    cur += 1
+                if id_end > stop:
+                    raise _BadPacket(f"string of {id_end - cur} bytes runs past the end of the packet")
+                raw = data[cur:id_end]
+                if b"\0" in raw:
+                    raise _BadPacket("string contains a NUL byte")
+                try:
+                    test_id = raw.decode()
+                except UnicodeDecodeError as exc:
+                    raise _BadPacket("string is not UTF-8") from exc
+                event = (
+                    pos,
+                    test_id,
+                    statuses[flags & 7],
+                    None,
+                    True,
+                    None,
+                    None,
+                    flags & 0x10 != 0,
+                    None,
+                    None,
+                    timestamp,
+                )
+            else:
+                timestamp, test_id, tags, mime_type, file_name, file_bytes, route_code = _packet_fields(
+                    data, flags, body, stop
+                )
+                event = (
+                    pos,
+                    test_id,
+                    statuses[flags & 7],
+                    tags,
+                    flags & FLAG_RUNNABLE != 0,
+                    file_name,
+                    file_bytes,
+                    flags & FLAG_EOF != 0,
+                    mime_type,
+                    route_code,
+                    timestamp,
+                )
+        except _BadPacket as exc:
+            if bad_start < 0:
+                bad_start, bad_reason = pos, str(exc)
+            # Resynchronise on the next signature rather than skipping the
+            # claimed length: that length may be the damaged byte.
+            nxt = find(b"\xb3", pos + 1)
+            pos = size if nxt < 0 else nxt
+            continue
+        if bad_start >= 0:
+            corruptions.append(Corruption(bad_start, pos - bad_start, bad_reason))
+            bad_start = -1
+        yield event
+        pos = end
+    if bad_start >= 0:
+        corruptions.append(Corruption(bad_start, size - bad_start, bad_reason))
+
+
+def parse(data: bytes) -> Tuple[List[Event], List[Corruption]]:
+    """Parse a whole stream into named events and damaged regions (for tests and small streams)."""
+    corruptions: List[Corruption] = []
+    events = [Event._make(event) for event in iter_events(data, corruptions)]
+    return events, corruptions

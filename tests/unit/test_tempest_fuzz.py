@@ -1,0 +1,137 @@
+"""Property tests (hypothesis) of the subunit parser, bounded to a few seconds.
+
+1. On any valid stream python-subunit's own writer produces, our events equal python-subunit's.
+2. On a real stream (python -m subunit.run) damaged at random (flips, insertions, deletions,
+   truncation), nothing raises, damaged regions are ordered and inside the file, and every
+   packet the damage did not touch is read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+import subunit
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.results import build_report
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.subunit_parse import parse
+
+from .tempest_streams import make_many_stream
+from .test_tempest_results import our_events, python_subunit_events
+
+# python-subunit refuses NUL in strings and cannot encode surrogates; nothing real holds them.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+UTC = datetime.UTC
+STATUSES = [None, "exists", "inprogress", "success", "uxsuccess", "skip", "fail", "xfail"]
+
+packet = st.fixed_dictionaries(
+    {
+        "test_id": st.none() | TEXT,
+        "test_status": st.sampled_from(STATUSES),
+        "test_tags": st.none() | st.sets(TEXT.filter(bool), max_size=3),
+        "runnable": st.booleans(),
+        "file": st.none() | st.tuples(TEXT, st.binary(max_size=300)),
+        "eof": st.booleans(),
+        "mime_type": st.none() | TEXT.filter(bool),
+        "route_code": st.none() | TEXT,
+        "timestamp": st.none()
+        | st.datetimes(
+            min_value=datetime.datetime(1970, 1, 2), max_value=datetime.datetime(2100, 1, 1), timezones=st.just(UTC)
+        ),
+    }
+)
+
+
+def write(packets: list[dict]) -> bytes:
+    buffer = io.BytesIO()
+    writer = subunit.StreamResultToBytes(buffer)
+    for drawn in packets:
+        fields = dict(drawn)
+        file = fields.pop("file")
+        if file is not None:
+            fields["file_name"], fields["file_bytes"] = file
+        writer.status(**fields)
+    return buffer.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(packet, min_size=1, max_size=8))
+def test_same_events_as_python_subunit_on_any_valid_stream(packets):
+    data = write(packets)
+    assert our_events(data) == python_subunit_events(data)
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory) -> tuple[bytes, list[int], list[tuple[int, int]]]:
+    """A real stream (python -m subunit.run on 40 generated tests: failures with chunked tracebacks, skips)."""
+    data = make_many_stream(tmp_path_factory.mktemp("fuzz"), 40).read_bytes()
+    starts = [event.offset for event in parse(data)[0]]
+    return data, starts, list(zip(starts, [*starts[1:], len(data)], strict=True))
+
+
+def _check_regions(data: bytes, events, corruption) -> None:
+    last = 0
+    for bad in corruption:
+        assert bad.offset >= 0 and bad.offset + bad.length <= len(data)
+        assert bad.offset >= last, "regions are ordered and do not overlap"
+        last = bad.offset + bad.length
+        assert bad.reason
+    for event in events:
+        assert not any(bad.offset <= event.offset < bad.offset + bad.length for bad in corruption)
+
+
+# Positions are drawn large and taken modulo the stream's length (known only at run time).
+POSITION = st.integers(0, 2**20)
+edit = st.tuples(st.sampled_from(["flip", "insert", "delete"]), POSITION, st.binary(min_size=1, max_size=8))
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(edits=st.lists(edit, min_size=1, max_size=4), keep=POSITION)
+def test_damaged_streams_never_raise(real, edits, keep):
+    data = bytearray(real[0])
+    keep = 1 + keep % len(data)
+    for kind, drawn, payload in edits:
+        position = drawn % max(len(data), 1)
+        if kind == "flip":
+            data[position] ^= payload[0] or 0xFF
+        elif kind == "insert":
+            data[position:position] = payload
+        else:
+            del data[position : position + len(payload)]
+    data = bytes(data[:keep])
+    events, corruption = parse(data)
+    _check_regions(data, events, corruption)
+    summary = build_report([("fuzzed", data)]).summary()  # the whole pipeline, no traceback either
+    assert summary["total"] >= 0
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(position=POSITION, mask=st.integers(1, 255))
+def test_one_damaged_byte_costs_exactly_its_packet(real, position, mask):
+    original, _starts, bounds = real
+    position %= len(original)
+    data = bytearray(original)
+    data[position] ^= mask
+    events, corruption = parse(bytes(data))
+    start, end = next((s, e) for s, e in bounds if s <= position < e)
+    # CRC32 catches every error within 32 bits, so the packet is dropped, and only it.
+    assert [event.offset for event in events] == [s for s, _end in bounds if s != start]
+    assert [(bad.offset, bad.length) for bad in corruption] == [(start, end - start)]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(keep=POSITION)
+def test_truncation_keeps_every_whole_packet(real, keep):
+    original, starts, bounds = real
+    keep %= len(original) + 1
+    events, corruption = parse(original[:keep])
+    assert [event.offset for event in events] == [s for s, e in bounds if e <= keep]
+    if keep in starts or keep == len(original):
+        assert corruption == []
+    else:
+        start = max(s for s in starts if s < keep)
+        assert [(bad.offset, bad.length) for bad in corruption] == [(start, keep - start)]
