@@ -41,11 +41,13 @@ options:
     required: true
   backend:
     description:
-      - C(rpmbuild) or C(dpkg) (bubblewrap sandbox), or C(mock) on EL builders
-        (SRPM in the sandbox, then C(mock --rebuild) in a clean chroot).
-        C(sbuild) is not built yet.
+      - C(rpmbuild) or C(dpkg) (bubblewrap sandbox, the builder's own build
+        dependencies), C(sbuild) (source package in the sandbox, then a clean
+        Debian chroot in unshare mode, created with mmdebstrap and cached),
+        or C(mock) on EL builders (SRPM in the sandbox, then
+        C(mock --rebuild) in a clean chroot).
     type: str
-    choices: [rpmbuild, dpkg, mock]
+    choices: [rpmbuild, dpkg, sbuild, mock]
     required: true
   builder:
     description: Name of this builder, recorded with each result.
@@ -98,6 +100,7 @@ requirements:
   - bubblewrap
   - rpmbuild (rpmbuild backend)
   - mock (mock backend, EL builders)
+  - sbuild, mmdebstrap, uidmap (sbuild backend; root needs a subuid/subgid range)
   - dpkg-dev, python-debian (dpkg backend)
 """
 
@@ -216,7 +219,7 @@ def main() -> None:
     module = DistroforgeModule(
         argument_spec={
             "jobs": {"type": "list", "elements": "dict", "required": True},
-            "backend": {"type": "str", "choices": ["rpmbuild", "dpkg", "mock"], "required": True},
+            "backend": {"type": "str", "choices": ["rpmbuild", "dpkg", "sbuild", "mock"], "required": True},
             "builder": {"type": "str", "default": "localhost"},
             "workdir": {"type": "path", "required": True},
             "mirror_dir": {"type": "path", "required": True},

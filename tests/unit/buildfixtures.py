@@ -81,7 +81,10 @@ Description: distroforge test package
 """
 
 RULES = """#!/usr/bin/make -f
+include /usr/share/dpkg/pkg-info.mk
 export PYBUILD_NAME=hellodf
+# pbr's spelling of the changelog's upstream version (sbuild passes no PBR_VERSION in)
+export PBR_VERSION := $(shell echo '$(DEB_VERSION_UPSTREAM)' | sed -e 's/~~git.*/.dev0/' -e 's/~git.*/.dev0/')
 
 %:
 \tdh $@ --with python3 --buildsystem=pybuild

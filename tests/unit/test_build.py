@@ -284,3 +284,17 @@ def test_mock_backend_end_to_end_with_a_stand_in(repos, monkeypatch):
     assert result.nvr.endswith(".el9")
     log = Path(result.log).read_text()
     assert "mock -r" in log and "mock.cfg --resultdir" in log
+
+
+@pytest.mark.skipif(not shutil.which("sbuild") or not shutil.which("mmdebstrap"), reason="needs sbuild and mmdebstrap")
+def test_sbuild_builds_in_a_clean_chroot_bit_identically(repos):
+    tmp, up, dg = repos
+    cache = "/var/cache/distroforge/sbuild"  # the chroot is made once per machine, like a builder's cache
+    results = [build_one(job_for(up, dg), settings(tmp, "sbuild", name, sbuild_cache=cache)) for name in ("a", "b/c")]
+    for result in results:
+        assert result.status == "SUCCESS", result.log_tail
+        assert "sbuild (clean chroot, unshare mode)" in Path(result.log).read_text()
+        assert {Path(a).suffix for a in result.artifacts} >= {".deb", ".dsc", ".changes", ".buildinfo"}
+    assert sha256s(results[0].artifacts, (".deb",)) == sha256s(results[1].artifacts, (".deb",))
+    info = json.loads(Path(results[0].buildinfo).read_text())
+    assert info["settings"]["sbuild_chroot"].startswith("bookworm-")

@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -39,12 +40,19 @@ def play(tmp_path: Path, **role_vars) -> dict:
     return json.loads(proc.stdout)["stats"]["localhost"]
 
 
-def test_serves_repos_with_content_types_and_is_idempotent(tmp_path):
-    # nginx's workers run unprivileged: the tree must be readable by them, as
-    # /var/lib/distroforge/data is; pytest makes its temp dirs private.
-    for parent in (tmp_path, *tmp_path.parents[:2]):
-        parent.chmod(0o755)
-    root = tmp_path / "data"
+@pytest.fixture
+def served_dir():
+    """A world-readable temp dir: nginx's workers run unprivileged, and pytest
+    keeps its own temp tree private (and re-privatises it when another
+    pytest session starts), so the served tree lives outside it."""
+    path = Path(tempfile.mkdtemp(prefix="df-repo-serve-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_serves_repos_with_content_types_and_is_idempotent(tmp_path, served_dir):
+    root = served_dir / "data"
     (root / "repos" / "current").mkdir(parents=True)
     (root / "repos" / "current" / "delorean.repo").write_text("[delorean]\n")
     (root / "repos" / "RPM-GPG-KEY-delorean.asc").write_text("key\n")
@@ -68,6 +76,12 @@ def test_serves_repos_with_content_types_and_is_idempotent(tmp_path):
                 assert response.headers["Content-Type"].startswith(kind), path
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/repos/", timeout=10) as response:
             assert "current/" in response.read().decode()
+    except AssertionError:
+        raise
+    except OSError as exc:
+        error_log = tmp_path / "state" / "error.log"
+        detail = error_log.read_text()[-2000:] if error_log.exists() else "no error.log"
+        pytest.fail(f"{exc}; nginx error.log: {detail}")
     finally:
         play(tmp_path, **role_vars, repo_serve_state="stopped")
     # `nginx -s quit` lets the workers finish first: wait for the port to close.
@@ -80,4 +94,3 @@ def test_serves_repos_with_content_types_and_is_idempotent(tmp_path):
         time.sleep(0.2)
     else:
         pytest.fail("the instance still serves after repo_serve_state=stopped")
-    shutil.rmtree(tmp_path / "state", ignore_errors=True)

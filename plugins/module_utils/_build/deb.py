@@ -86,12 +86,11 @@ def _upstream_part(deb_version: str) -> str:
     return deb_version.split(":", 1)[-1].rsplit("-", 1)[0]
 
 
-def build(inputs: BuildInputs, info: DebianInfo) -> list[str]:
-    """Unpack the source, add debian/ and our changelog entry, dpkg-buildpackage; return artifacts."""
-    build_dir, distgit_dir, log, project = inputs.build_dir, inputs.distgit_dir, inputs.log, inputs.project
+def _prepare(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[str, str]]:
+    """Unpack the source, add debian/ and our changelog entry; return (deb_root, package_dir, env)."""
     tarball, top_dir, version = inputs.source.tarball, inputs.source.top_dir, inputs.source.version
     upstream = _upstream_part(version.deb_version)
-    deb_root = os.path.join(build_dir, "deb")
+    deb_root = os.path.join(inputs.build_dir, "deb")
     os.makedirs(deb_root, exist_ok=True)
     package_dir = f"{info.source}-{upstream}"
     with tarfile.open(tarball) as tar:
@@ -103,25 +102,72 @@ def build(inputs: BuildInputs, info: DebianInfo) -> list[str]:
     target = os.path.join(deb_root, package_dir, "debian")
     if os.path.exists(target):  # upstream shipped its own debian/: ours wins
         shutil.rmtree(target)
-    shutil.copytree(os.path.join(distgit_dir, "debian"), target, symlinks=True)
+    shutil.copytree(os.path.join(inputs.distgit_dir, "debian"), target, symlinks=True)
     changelog = os.path.join(target, "changelog")
     with open(changelog, encoding="utf-8") as handle:
         old = handle.read()
     with open(changelog, "w", encoding="utf-8") as handle:
-        handle.write(changelog_entry(info, version, project, inputs.distgit_hash) + old)
-    inside = f"{BUILD_ROOT}/deb/{package_dir}"
+        handle.write(changelog_entry(info, version, inputs.project, inputs.distgit_hash) + old)
     env = base_env(version.commit_time, {"DEBEMAIL": MAINTAINER, "PBR_VERSION": version.upstream_version})
-    log.run(bwrap_argv(build_dir, ["dpkg-checkbuilddeps"], env=env, cwd=inside), what="dpkg-checkbuilddeps")
-    log.run(
-        bwrap_argv(
-            build_dir, ["dpkg-buildpackage", "-us", "-uc", "--build=full", "--no-pre-clean"], env=env, cwd=inside
-        ),
-        what="dpkg-buildpackage (no network)",
-    )
-    debs = sorted(glob.glob(os.path.join(deb_root, "*.deb")))
+    return deb_root, package_dir, env
+
+
+def _artifacts(directory: str, project: str, tool: str) -> list[str]:
+    debs = sorted(glob.glob(os.path.join(directory, "*.deb")))
     if not debs:
-        raise InputError(f"{project}: dpkg-buildpackage made no .deb")
+        raise InputError(f"{project}: {tool} made no .deb")
     extra = []
     for pattern in ("*.dsc", "*.debian.tar.*", "*.orig.tar.*", "*.buildinfo", "*.changes", "*.tar.xz"):
-        extra += glob.glob(os.path.join(deb_root, pattern))
+        extra += glob.glob(os.path.join(directory, pattern))
     return sorted(set(debs + extra))
+
+
+def build(inputs: BuildInputs, info: DebianInfo) -> list[str]:
+    """dpkg-buildpackage on the builder's own packages, in the sandbox; return artifacts."""
+    deb_root, package_dir, env = _prepare(inputs, info)
+    inside = f"{BUILD_ROOT}/deb/{package_dir}"
+    log = inputs.log
+    log.run(bwrap_argv(inputs.build_dir, ["dpkg-checkbuilddeps"], env=env, cwd=inside), what="dpkg-checkbuilddeps")
+    buildpackage = ["dpkg-buildpackage", "-us", "-uc", "--build=full", "--no-pre-clean"]
+    log.run(bwrap_argv(inputs.build_dir, buildpackage, env=env, cwd=inside), what="dpkg-buildpackage (no network)")
+    return _artifacts(deb_root, inputs.project, "dpkg-buildpackage")
+
+
+def sbuild_build(inputs: BuildInputs, info: DebianInfo, chroot: str, *, dist: str = "bookworm") -> list[str]:
+    """A clean-chroot build: source package in our sandbox, then sbuild in unshare mode.
+
+    sbuild installs the build dependencies from the chroot's mirror (the
+    only network it uses) and builds without network at the fixed path
+    ``/build/<source>`` so two builds of a commit give the same bytes.
+    """
+    deb_root, package_dir, env = _prepare(inputs, info)
+    log = inputs.log
+    log.run(
+        bwrap_argv(inputs.build_dir, ["dpkg-source", "-b", package_dir], env=env, cwd=f"{BUILD_ROOT}/deb"),
+        what="dpkg-source -b (no network)",
+    )
+    dscs = sorted(glob.glob(os.path.join(deb_root, "*.dsc")))
+    if len(dscs) != 1:
+        raise InputError(f"{inputs.project}: dpkg-source made {len(dscs)} .dsc files, expected one")
+    out = os.path.join(inputs.build_dir, "sbuild")
+    os.makedirs(out, exist_ok=True)
+    argv = [
+        "sbuild",
+        "--chroot-mode=unshare",
+        f"--chroot={chroot}",
+        f"--dist={dist}",
+        "--arch-all",
+        "--no-run-lintian",
+        "--no-run-autopkgtest",
+        "--no-run-piuparts",
+        "--no-apt-upgrade",
+        "--no-apt-distupgrade",
+        "--nolog",
+        f"--build-dir={out}",
+        f"--build-path=/build/{info.source}",
+        dscs[0],
+    ]
+    log.run(argv, what="sbuild (clean chroot, unshare mode)", env=env | {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    patterns = ("*.dsc", "*.debian.tar.*", "*.orig.tar.*")
+    sources = [path for pattern in patterns for path in glob.glob(os.path.join(deb_root, pattern))]
+    return sorted({*_artifacts(out, inputs.project, "sbuild"), *sources})

@@ -24,13 +24,13 @@ from typing import Any
 
 from .._common.errors import DistroforgeError, InputError
 from .._sources import git as srcgit
-from . import deb, mock, rpm
+from . import deb, mock, rpm, sbuild
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
 from .sandbox import base_env
 from .source import BuildInputs, make_source, sha256_file
 
-BACKENDS = ("rpmbuild", "dpkg", "mock")
+BACKENDS = ("rpmbuild", "dpkg", "sbuild", "mock")
 SUCCESS, FAILED, RETRY = "SUCCESS", "FAILED", "RETRY"
 BUILDINFO_FORMAT = 1
 
@@ -67,6 +67,8 @@ class BuildSettings:
     rpm_dist: str | None = None
     keep_build_dir: bool = False
     mock: mock.MockSettings = field(default_factory=mock.MockSettings)
+    sbuild_chroot: sbuild.ChrootSpec = field(default_factory=sbuild.ChrootSpec)
+    sbuild_cache: str | None = None  # default: <workdir>/sbuild-chroots
 
     def validate(self) -> None:
         """Raise InputError naming the bad setting."""
@@ -172,7 +174,7 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     extra: dict[str, Any] = {"distgit_files": _distgit_files(distgit_dir)}
     info = None
     epoch = None
-    if settings.backend == "dpkg":
+    if settings.backend in ("dpkg", "sbuild"):
         info = deb.read_debian(distgit_dir, job.project)
         epoch = info.epoch
     else:
@@ -182,6 +184,12 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     inputs = BuildInputs(scratch, distgit_dir, source, log, job.project, job.distgit_hash)
     if settings.backend == "dpkg":
         artifacts = deb.build(inputs, info)
+        extra["nvr"] = f"{info.source}_{source.version.deb_version}"
+    elif settings.backend == "sbuild":
+        cache = settings.sbuild_cache or os.path.join(settings.workdir, "sbuild-chroots")
+        chroot = sbuild.ensure_chroot(cache, settings.sbuild_chroot)
+        extra["sbuild_chroot"] = os.path.basename(chroot)
+        artifacts = deb.sbuild_build(inputs, info, chroot, dist=settings.sbuild_chroot.suite)
         extra["nvr"] = f"{info.source}_{source.version.deb_version}"
     elif settings.backend == "mock":
         artifacts = mock.build(inputs, settings.mock)
@@ -296,7 +304,11 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
             },
             "version": version.as_dict(),
             "nvr": extra["nvr"],
-            "settings": {"rpm_nodeps": extra.get("rpm_nodeps"), "rpm_dist": settings.rpm_dist},
+            "settings": {
+                "rpm_nodeps": extra.get("rpm_nodeps"),
+                "rpm_dist": settings.rpm_dist,
+                "sbuild_chroot": extra.get("sbuild_chroot"),
+            },
             "environment": base_env(version.commit_time),
             "toolchain": toolchain(),
             "commands": log.commands,
