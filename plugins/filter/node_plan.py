@@ -38,6 +38,9 @@ options:
     description: Require an address on every node (static hosts).
     type: bool
     default: false
+  profiles:
+    description: Container profiles by name; a node's C(profile) must be one of them.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -59,10 +62,12 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.erro
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import make_plan
 
 
-def node_plan(nodes, images, default_image, subnet=None, need_ip=False):
+def node_plan(nodes, images, default_image, subnet=None, *, need_ip=False, profiles=None):
     """Filter entry point; see DOCUMENTATION."""
     try:
-        return make_plan(nodes, images=images, default_image=default_image, subnet=subnet, need_ip=need_ip)
+        return make_plan(
+            nodes, images=images, default_image=default_image, subnet=subnet, need_ip=need_ip, profiles=profiles
+        )
     except InputError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

@@ -75,3 +75,11 @@ def test_a_full_subnet_is_reported():
     nodes = [{"name": f"n{i}"} for i in range(20)]
     with pytest.raises(InputError, match="no free address left"):
         plan(nodes, subnet="10.1.0.0/27")
+
+
+def test_profiles_are_checked_and_default_to_default():
+    profiles = {"default": {}, "builder": {}}
+    result = plan([{"name": "a"}, {"name": "b", "profile": "builder"}], profiles=profiles)
+    assert [n["profile"] for n in result] == ["default", "builder"]
+    with pytest.raises(InputError, match=r"node_provision_nodes\[0\].profile: unknown profile 'root'"):
+        plan([{"name": "a", "profile": "root"}], profiles=profiles)

@@ -19,7 +19,7 @@ from .._common.errors import InputError
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # The first addresses of a subnet are the gateway and what people hand out by hand.
 FIRST_DERIVED_HOST = 16
-KNOWN_KEYS = {"name", "image", "groups", "ip"}
+KNOWN_KEYS = {"name", "image", "groups", "ip", "profile"}
 
 
 @dataclass
@@ -30,6 +30,7 @@ class NodePlan:
     image: str
     ip: str | None
     groups: list[str] = field(default_factory=list)
+    profile: str = "default"
 
 
 def _where(index: int, key: str = "") -> str:
@@ -96,6 +97,7 @@ def make_plan(
     default_image: str,
     subnet: str | None,
     need_ip: bool = False,
+    profiles: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Validate ``nodes`` and return one plan dict per node.
 
@@ -123,7 +125,13 @@ def make_plan(
             ip = _check_ip(index, ip, network, taken)
         elif need_ip:
             raise InputError(f"{_where(index, 'ip')}: the static driver needs the address of each host")
-        plans.append(NodePlan(name=name, image=image, ip=ip, groups=list(groups)))
+        profile = node.get("profile") or "default"
+        if profiles is not None and profile not in profiles:
+            raise InputError(
+                f"{_where(index, 'profile')}: unknown profile '{profile}' (defined in node_provision_podman_profiles: "
+                f"{', '.join(sorted(profiles))})"
+            )
+        plans.append(NodePlan(name=name, image=image, ip=ip, groups=list(groups), profile=profile))
     if network is not None:
         for plan in plans:
             if plan.ip is None:
