@@ -44,6 +44,13 @@ options:
   limit:
     description: Build at most this many commits in this run.
     type: int
+  mirror_dir:
+    description:
+      - The poller's git mirrors (M(distroforge.openstack.source_poll)'s C(cache_dir)).
+      - With it, packages that build-depend on other packages of the distro
+        (spec C(BuildRequires), C(debian/control) C(Build-Depends)) are put in
+        later build waves than those packages.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -80,6 +87,15 @@ skipped:
   returned: always
   type: list
   elements: dict
+waves:
+  description: Number of build waves; every job has a C(wave) (0 first).
+  returned: always
+  type: int
+cycle:
+  description: Projects whose build dependencies form a cycle (built together in the last wave).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._build import queue
@@ -95,6 +111,7 @@ def _work(module: DistroforgeModule) -> dict:
         params["builders"],
         max_retries=params["max_retries"],
         limit=params["limit"],
+        mirror_dir=params["mirror_dir"],
     )
     result["changed"] = False
     return result
@@ -109,6 +126,7 @@ def main() -> None:
             "builders": {"type": "list", "elements": "str", "required": True},
             "max_retries": {"type": "int", "default": 3},
             "limit": {"type": "int"},
+            "mirror_dir": {"type": "path"},
         },
         supports_check_mode=True,
     )

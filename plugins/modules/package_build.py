@@ -35,7 +35,8 @@ options:
   jobs:
     description:
       - Jobs to build, each with C(project), C(name), C(upstream), C(distgit),
-        C(commit_hash), C(distgit_hash) and optionally C(commit_id).
+        C(commit_hash), C(distgit_hash) and optionally C(commit_id) and C(wave)
+        (jobs of a wave start when the earlier waves on this builder are done).
     type: list
     elements: dict
     required: true
@@ -204,7 +205,8 @@ def _work(module: DistroforgeModule) -> dict:
     settings.validate()
     if module.check_mode or not jobs:
         return {"changed": bool(jobs), "results": [], "counts": {}, "would_build": [j.project for j in jobs]}
-    results = build_many(jobs, settings, parallel=params["parallel"] or os.cpu_count() or 1)
+    waves = [int(item.get("wave") or 0) for item in params["jobs"]]
+    results = build_many(jobs, settings, parallel=params["parallel"] or os.cpu_count() or 1, waves=waves)
     rows = []
     counts: dict = {}
     for result in results:

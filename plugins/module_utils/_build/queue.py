@@ -15,9 +15,45 @@ from typing import Any
 
 from .._common.errors import InputError
 from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
+from .._common.proc import run
+from .._sources import git as srcgit
 from .._statedb.db import StateDB
+from . import deps
 
 FAILED, RETRY = "FAILED", "RETRY"
+
+
+def _relations(mirror_dir: str, job: Mapping[str, Any]) -> deps.Relations:
+    """What the job's packaging makes and needs, read from the distgit mirror at its commit."""
+    mirror = srcgit.mirror_path(mirror_dir, job["distgit"])
+    if not os.path.isdir(mirror):
+        return deps.Relations()
+    names = run(
+        ["git", "--git-dir", mirror, "ls-tree", "-r", "--name-only", job["distgit_hash"]], check=False
+    ).stdout.split()
+    relations = deps.Relations()
+    for name in names:
+        if (name.endswith(".spec") and "/" not in name) or name == "debian/control":
+            text = run(["git", "--git-dir", mirror, "show", f"{job['distgit_hash']}:{name}"], check=False).stdout
+            found = deps.spec_relations(text) if name.endswith(".spec") else deps.control_relations(text)
+            relations.provides |= found.provides
+            relations.build_requires |= found.build_requires
+    return relations
+
+
+def _order(jobs: list[dict[str, Any]], mirror_dir: str | None) -> tuple[int, list[str]]:
+    """Give each job its build wave; returns the number of waves and any dependency cycle."""
+    if not mirror_dir or not jobs:
+        for job in jobs:
+            job["wave"] = 0
+        return (1 if jobs else 0), []
+    relations = {job["project"]: _relations(mirror_dir, job) for job in jobs}
+    waves, cycle = deps.waves(relations)
+    wave_of = {project: index for index, wave in enumerate(waves) for project in wave}
+    for job in jobs:
+        job["wave"] = wave_of[job["project"]]
+    jobs.sort(key=lambda j: (j["wave"], j["commit_id"]))
+    return len(waves), cycle
 
 
 def plan(
@@ -28,8 +64,13 @@ def plan(
     *,
     max_retries: int = 3,
     limit: int | None = None,
+    mirror_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Jobs for the pending commits of ``release``, assigned round-robin to ``builders``."""
+    """Jobs for the pending commits of ``release``, in build waves, assigned round-robin to ``builders``.
+
+    With ``mirror_dir`` (the poller's git mirrors), a package that
+    build-depends on another package of the distro goes in a later wave.
+    """
     if not builders:
         raise InputError("builders: no host in the builders group; add one to the inventory (localhost works)")
     by_project = {p["project"]: p for p in packages}

@@ -335,9 +335,21 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
         )
 
 
-def build_many(jobs: Sequence[BuildJob], settings: BuildSettings, parallel: int = 1) -> list[BuildResult]:
-    """Build ``jobs`` with ``parallel`` builds at a time; results in job order."""
+def build_many(
+    jobs: Sequence[BuildJob], settings: BuildSettings, parallel: int = 1, waves: Sequence[int] | None = None
+) -> list[BuildResult]:
+    """Build ``jobs`` with ``parallel`` builds at a time, wave after wave; results in job order.
+
+    ``waves`` gives each job's build wave (see build_queue): a wave starts
+    when the one before it is done.
+    """
     settings.validate()
     compile_patterns(settings.retry_patterns)  # a bad pattern fails before any build
+    order = list(waves) if waves is not None else [0] * len(jobs)
+    results: dict[int, BuildResult] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(lambda job: build_one(job, settings), jobs))
+        for wave in sorted(set(order)):
+            indexes = [i for i, w in enumerate(order) if w == wave]
+            for index, result in zip(indexes, pool.map(lambda i: build_one(jobs[i], settings), indexes), strict=True):
+                results[index] = result
+    return [results[i] for i in range(len(jobs))]
