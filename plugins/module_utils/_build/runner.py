@@ -271,21 +271,16 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
             _publish_result(result_dir, [], log.path, failed_info)
             if not settings.keep_build_dir:
                 shutil.rmtree(scratch, ignore_errors=True)
-            return BuildResult(
-                project=job.project,
-                name=job.name,
-                commit_hash=job.commit_hash,
-                distgit_hash=job.distgit_hash,
-                commit_id=job.commit_id,
-                backend=settings.backend,
+            return _result(
+                job,
+                settings,
+                result_dir,
+                started=started,
+                attempts=attempts,
                 status=verdict.status,
-                result_dir=result_dir,
-                log=os.path.join(result_dir, "build.log"),
                 error=verdict.error,
                 retry_pattern=verdict.matched,
                 log_tail=verdict.log_tail,
-                attempts=attempts,
-                duration=round(time.monotonic() - started, 1),
             )
         log.write("\nBUILD SUCCEEDED")
         log.close()
@@ -316,23 +311,38 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
         placed = _publish_result(result_dir, artifacts, log.path, buildinfo)
         if not settings.keep_build_dir:
             shutil.rmtree(scratch, ignore_errors=True)
-        return BuildResult(
-            project=job.project,
-            name=job.name,
-            commit_hash=job.commit_hash,
-            distgit_hash=job.distgit_hash,
-            commit_id=job.commit_id,
-            backend=settings.backend,
+        return _result(
+            job,
+            settings,
+            result_dir,
+            started=started,
+            attempts=attempts,
             status=SUCCESS,
-            result_dir=result_dir,
-            log=os.path.join(result_dir, "build.log"),
             buildinfo=os.path.join(result_dir, "buildinfo.json"),
             nvr=extra["nvr"],
             version=version.as_dict(),
             artifacts=placed,
-            attempts=attempts,
-            duration=round(time.monotonic() - started, 1),
         )
+
+
+def _result(
+    job: BuildJob, settings: BuildSettings, result_dir: str, *, started: float, attempts: int, status: str, **extra: Any
+) -> BuildResult:
+    """The BuildResult of ``job``, with what every outcome has and ``extra``."""
+    return BuildResult(
+        project=job.project,
+        name=job.name,
+        commit_hash=job.commit_hash,
+        distgit_hash=job.distgit_hash,
+        commit_id=job.commit_id,
+        backend=settings.backend,
+        status=status,
+        result_dir=result_dir,
+        log=os.path.join(result_dir, "build.log"),
+        attempts=attempts,
+        duration=round(time.monotonic() - started, 1),
+        **extra,
+    )
 
 
 def build_many(
