@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._common.errors import InputError
-from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
 from .._common.proc import run
+from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
 from .._sources import git as srcgit
 from .._statedb.db import StateDB
 from . import deps
