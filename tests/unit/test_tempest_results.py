@@ -261,10 +261,21 @@ def test_phases_are_checked():
     assert load_phases([{"name": "deploy", "status": "passed", "duration": "12.5"}])[0].duration == 12.5
     with pytest.raises(InputError, match=r"phases\[1\] \(deploy\): status must be one of passed, failed, skipped"):
         load_phases([{"name": "deploy", "status": "ok"}])
-    with pytest.raises(InputError, match=r"phases\[1\]: unknown key 'state'; use details, duration, message"):
+    with pytest.raises(InputError, match=r"phases\[1\]: unknown key 'state'; use changed_resources, details, duration"):
         load_phases([{"name": "deploy", "state": "passed"}])
     with pytest.raises(InputError, match=r"phases\[2\]: give each phase a name"):
         load_phases([{"name": "deploy", "status": "passed"}, {"status": "passed"}])
+
+
+def test_deploy_puppet_phases_are_accepted_as_they_come():
+    # deploy_puppet reports changed_resources; the pipeline passes its phases through unchanged
+    phases = load_phases(
+        [
+            {"name": "deploy", "status": "passed", "duration": 131.3, "changed_resources": 122, "details": ""},
+            {"name": "idempotency", "status": "passed", "duration": 47.4, "changed_resources": 0, "message": "rc 0"},
+        ]
+    )
+    assert [p.message for p in phases] == ["(122 resources changed)", "rc 0 (0 resources changed)"]
 
 
 def test_missing_src_is_a_one_line_error(tmp_path):

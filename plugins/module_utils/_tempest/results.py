@@ -25,7 +25,8 @@ OUTCOMES = ("failed", "uxsuccess", "flaky", "xfail", "skipped", "passed")
 # "failures first": the order of the HTML page, the JSON test list and JUnit.
 OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 PHASE_STATUSES = ("passed", "failed", "skipped")
-_PHASE_KEYS = frozenset(("name", "status", "duration", "message", "details"))
+# changed_resources: what deploy_puppet's phases carry (Puppet resources changed by that apply).
+_PHASE_KEYS = frozenset(("name", "status", "duration", "message", "details", "changed_resources"))
 
 _FAILED_STATUSES = frozenset(("fail", "inprogress", "unknown"))
 _STATUS_OUTCOME = {
@@ -447,7 +448,10 @@ def load_phases(raw: Optional[Iterable[dict]]) -> List[Phase]:
             raise InputError(
                 f"phases[{number}] ({name}): duration must be seconds as a number, got {duration!r}"
             ) from exc
-        phases.append(Phase(name, status, duration, str(item.get("message") or ""), str(item.get("details") or "")))
+        message = str(item.get("message") or "")
+        if item.get("changed_resources") is not None:
+            message = f"{message} ({item['changed_resources']} resources changed)".strip()
+        phases.append(Phase(name, status, duration, message, str(item.get("details") or "")))
     return phases
 
 
