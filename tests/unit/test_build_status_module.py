@@ -1,11 +1,11 @@
 """build_status through Ansible itself: argument spec, check mode, JSON result and a one-line failure."""
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
+
+from .ansible_run import run_playbook
 
 TOP = Path(__file__).resolve().parents[2]
 
@@ -67,23 +67,7 @@ def test_module_runs_through_ansible(tmp_path):
     playbook = tmp_path / "query.yml"
     playbook.write_text(PLAYBOOK)
     results = tmp_path / "results.json"
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-    )
-    proc = subprocess.run(
-        ["ansible-playbook", str(playbook), "-e", json.dumps({"state_db": str(state_db), "results": str(results)})],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_playbook(playbook, {"state_db": str(state_db), "results": str(results)})
     out = json.loads(results.read_text())
 
     last = out["last"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import json
-import os
 import socket
 import stat
 import subprocess
@@ -24,6 +23,8 @@ import yaml
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._packstack import answers as engine
+
+from .ansible_run import run_playbook
 
 TOP = Path(__file__).resolve().parents[2]
 ZED_VERSION = "21.0.1"
@@ -352,23 +353,7 @@ def test_module_through_ansible(tmp_path):
         "admin_pw": admin_pw,
         "fake_packstack": str(fake),
     }
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-    )
-    proc = subprocess.run(
-        ["ansible-playbook", "-vvv", "--diff", str(playbook), "-e", json.dumps(extra)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_playbook(playbook, extra, "-vvv", "--diff", timeout=180)
     # The password never shows, not even in -vvv invocation output or the failed typo task.
     assert admin_pw not in proc.stdout + proc.stderr
     out = json.loads(results.read_text())

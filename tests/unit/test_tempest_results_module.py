@@ -1,10 +1,9 @@
 """tempest_results through Ansible itself: argument spec, check mode, changed only on new content, one-line failures."""
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
+from .ansible_run import run_playbook
 from .tempest_streams import make_many_stream
 
 TOP = Path(__file__).resolve().parents[2]
@@ -72,24 +71,7 @@ def test_module_runs_through_ansible(tmp_path):
     playbook = tmp_path / "results.yml"
     playbook.write_text(PLAYBOOK)
     results = tmp_path / "results.json"
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-    )
-    extra = {"stream": str(stream), "outdir": str(outdir), "results": str(results)}
-    proc = subprocess.run(
-        ["ansible-playbook", str(playbook), "-e", json.dumps(extra)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_playbook(playbook, {"stream": str(stream), "outdir": str(outdir), "results": str(results)})
     out = json.loads(results.read_text())
 
     dry, first, second = out["dry"], out["first"], out["second"]
