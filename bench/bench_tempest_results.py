@@ -10,9 +10,9 @@ under /var/tmp at bench time.  Figures (medians, interleaved runs):
 - peak RSS (VmHWM) of both processes;
 - the counts against ``subunit-stats`` on the same file.
 
-The peer needs the ``junitxml`` package, which the project venv does not
-carry: set SUBUNIT2JUNITXML to a subunit2junitxml that has it, or install
-junitxml into the venv; without it the peer figures are skipped.
+The peer needs the ``junitxml`` package, pinned in requirements/python.lock
+for this bench; SUBUNIT2JUNITXML may point at another subunit2junitxml.
+Without either, the peer figures are skipped (and say so).
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ def main() -> None:
     else:
         print(f"ours in-process: {med(inproc):.3f} s, as a process: {med(process):.3f} s", flush=True)
         print(f"ours peak RSS: {max(process_rss) / 1024:.0f} MiB", flush=True)
-        print("peer skipped: subunit2junitxml needs the junitxml package (set SUBUNIT2JUNITXML)", flush=True)
+        print(
+            "peer skipped: subunit2junitxml needs the junitxml package (run make, or set SUBUNIT2JUNITXML)", flush=True
+        )
     with stream.open("rb") as source:
         stats = subprocess.run([str(BIN / "subunit-stats")], stdin=source, capture_output=True, text=True, check=False)
     found = re.findall(r"^(\w+) tests:\s+(\d+)$", stats.stdout, re.MULTILINE)

@@ -1,9 +1,12 @@
-"""Property tests (hypothesis) of the subunit parser, bounded to a few seconds.
+"""Property tests (hypothesis) of the subunit parser and the writers, bounded to a few seconds.
 
-1. On any valid stream python-subunit's own writer produces, our events equal python-subunit's.
+1. On any valid stream python-subunit's own writer produces, our events equal python-subunit's,
+   the one-pass fold equals the plain fold of python-subunit's events, and the bulk writers
+   (JSON, JUnit cases, HTML rows) write what their one-test-at-a-time references write.
 2. On a real stream (python -m subunit.run) damaged at random (flips, insertions, deletions,
-   truncation), nothing raises, damaged regions are ordered and inside the file, and every
-   packet the damage did not touch is read.
+   truncation), nothing raises, damaged regions are ordered and inside the file, every
+   packet the damage did not touch is read, and the one-pass fold equals the plain fold of
+   the event parser (same records, same damaged regions and reasons).
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.results import build_report
-from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.subunit_parse import parse
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.subunit_parse import (
+    fold,
+    fold_events,
+    iter_events,
+    parse,
+)
 
 from .tempest_streams import make_many_stream
-from .test_tempest_results import our_events, python_subunit_events
+from .test_tempest_results import assert_writers_match_references, our_events, python_subunit_events
 
 # python-subunit refuses NUL in strings and cannot encode surrogates; nothing real holds them.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
@@ -61,7 +69,39 @@ def write(packets: list[dict]) -> bytes:
 @given(st.lists(packet, min_size=1, max_size=8))
 def test_same_events_as_python_subunit_on_any_valid_stream(packets):
     data = write(packets)
-    assert our_events(data) == python_subunit_events(data)
+    theirs = python_subunit_events(data)
+    assert our_events(data) == theirs
+    # The one-pass fold the module uses gives the records python-subunit's parser leads to.
+    corruption = []
+    ours = fold(data, corruption)
+    assert corruption == []
+    assert rounded(ours) == rounded(fold_events((None, *event) for event in theirs))
+    assert_writers_match_references(build_report([("random", data)]))
+
+
+def rounded(folded: tuple) -> tuple:
+    """A fold with its timestamps at python-subunit's precision (microseconds) and bytes as bytes."""
+    packets, first, last, records = folded
+
+    def stamp(value):
+        return None if value is None else round(value, 6)
+
+    return (
+        packets,
+        stamp(first),
+        stamp(last),
+        [
+            [
+                test_id,
+                status,
+                tags,
+                stamp(start),
+                stamp(end),
+                files and {k: [bytes(c) for c in v] for k, v in files.items()},
+            ]
+            for test_id, status, tags, start, end, files in records
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +145,9 @@ def test_damaged_streams_never_raise(real, edits, keep):
     data = bytes(data[:keep])
     events, corruption = parse(data)
     _check_regions(data, events, corruption)
+    folded_corruption = []
+    assert fold(data, folded_corruption) == fold_events(iter_events(data, [])), "one-pass fold = plain fold"
+    assert folded_corruption == corruption
     summary = build_report([("fuzzed", data)]).summary()  # the whole pipeline, no traceback either
     assert summary["total"] >= 0
 

@@ -3,6 +3,7 @@ rerun semantics, JUnit/JSON/HTML (the page in a real headless browser) and damag
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -101,6 +102,31 @@ def our_events(data: bytes) -> list[tuple]:
         )
         for e in events
     ]
+
+
+def assert_writers_match_references(report) -> None:
+    """The bulk writers produce what the plain one-test-at-a-time code produces.
+
+    JSON: ``json.dumps`` of the whole document; JUnit: ``junit._case`` per test; HTML: ``html_report._row``.
+    """
+    document = {
+        "summary": report.summary(),
+        "corruption": report.corruption(),
+        "streams": [
+            {"file": stream.path, "size": stream.size, "packets": stream.packets, "tests": stream.tests}
+            for stream in report.streams
+        ],
+        "tests": [test.as_dict() for test in report.tests],
+    }
+    assert outputs.render_json(report) == json.dumps(document, separators=(",", ":")) + "\n"
+    assert json.loads(outputs.render_json(report)) == json.loads(json.dumps(document))
+    assert junit._cases(report.tests) == [
+        junit._case(test, junit.attr(test.classname), junit.attr(test.name)) + "\n" for test in report.tests
+    ]
+    assert html_report._rows(report.tests) == [
+        html_report._row(test, html.escape(test.classname), html.escape(test.name)) for test in report.tests
+    ]
+    ET.fromstring(junit.render(report))
 
 
 def subunit_stats(path: Path) -> dict[str, int]:
@@ -347,6 +373,33 @@ def test_junit_stays_well_formed_with_hostile_text():
     assert "<b>&" in case.find("failure").text
     page = html_report.render(report)
     assert "test_&lt;&amp;&gt;" in page and "<b>&" not in page
+
+
+def _hostile_stream(tags: set[str]) -> bytes:
+    buffer = io.BytesIO()
+    writer = subunit.StreamResultToBytes(buffer)
+    for test_id in [
+        'a.B.test_"q"',
+        "a.B.test_\\u0000[id-\\u0000x,é]",
+        "a.B.test_é\x7f\x1b[smoke]",
+        "plain.Test.test_ok[id-1]",
+    ]:
+        writer.status(test_id=test_id, test_status="inprogress", test_tags=tags)
+        writer.status(test_id=test_id, test_status="success", test_tags=tags)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("tags", [{"worker-0"}, {"back\\slash", "", "not\\u0000a NUL"}, {""}, set()])
+def test_bulk_writers_equal_plain_ones(streams, tags):
+    """JSON/JUnit/HTML written in bulk equal the one-test-at-a-time references, escapes included."""
+    assert_writers_match_references(build_report(_sources(streams["run1"], streams["run2"]), PHASES))
+    assert_writers_match_references(build_report(_sources(streams["many"])))
+    hostile = build_report([("hostile", _hostile_stream(tags))])
+    assert hostile.counts()["passed"] == 4
+    assert_writers_match_references(hostile)
+    document = json.loads(outputs.render_json(hostile))
+    assert {test["test_id"] for test in document["tests"]} >= {'a.B.test_"q"', "a.B.test_\\u0000[id-\\u0000x,é]"}
+    assert all(test.get("tags", []) == sorted(tags) for test in document["tests"])
 
 
 def test_json_and_module_result(streams, tmp_path):

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import heapq
 import re
-from dataclasses import asdict, dataclass, field
-from operator import attrgetter
-from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 from .._common.errors import InputError
-from .subunit_parse import Corruption, iter_events
+from .subunit_parse import Corruption, fold
 
 OUTCOMES = ("failed", "uxsuccess", "flaky", "xfail", "skipped", "passed")
 # "failures first": the order of the HTML page, the JSON test list and JUnit.
@@ -42,7 +39,6 @@ _STATUS_OUTCOME = {
 # e.g. "setUpClass (tempest.api.identity.admin.v3.test_users.UsersV3TestJSON)".
 _FIXTURE = re.compile(r"^(setUpClass|tearDownClass|setUpModule|tearDownModule) \((.+)\)$")
 _FIXTURE_PREFIXES = ("setUp", "tearDown")
-_by_id = attrgetter("test_id")
 EXCERPT_LINES = 15
 EXCERPT_CHARS = 2000
 MESSAGE_CHARS = 300
@@ -51,7 +47,7 @@ DETAILS_HEAD = 16 * 1024
 DETAILS_TAIL = 48 * 1024
 
 
-def split_test_id(test_id: str) -> Tuple[str, str, Tuple[str, ...]]:
+def split_test_id(test_id: str) -> tuple[str, str, tuple[str, ...]]:
     """Return (classname, name, attributes) of a test id.
 
     Tempest ids end with an attribute list, ``...Test.test_x[id-<uuid>,smoke]``:
@@ -84,11 +80,11 @@ class Attempt:
     __slots__ = ("end", "files", "start", "status", "stream", "tags", "test_id")
 
     def __init__(self, record: list) -> None:
-        # The list read_stream builds: [test id, status, tags, start, end, files, stream].
+        # A fold record plus the stream's index: [test id, status, tags, start, end, files, stream].
         self.test_id, self.status, self.tags, self.start, self.end, self.files, self.stream = record
 
     @property
-    def duration(self) -> Optional[float]:
+    def duration(self) -> float | None:
         """Seconds between the first and the last timestamp of the test."""
         if self.start is None or self.end is None:
             return None
@@ -101,17 +97,24 @@ class Attempt:
         return b"".join(self.files[name]).decode("utf-8", "replace")
 
 
-@dataclass
+# Plain classes with __slots__ rather than dataclasses: importing dataclasses
+# (and inspect with it) costs a cold process ~7 ms, and there is one
+# TestResult per test.
+
+
 class StreamRead:
     """What one source file held."""
 
-    path: str
-    size: int
-    packets: int = 0
-    tests: int = 0
-    first: Optional[float] = None
-    last: Optional[float] = None
-    corruption: List[Corruption] = field(default_factory=list)
+    __slots__ = ("corruption", "first", "last", "packets", "path", "size", "tests")
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.size = size
+        self.packets = 0
+        self.tests = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.corruption: list[Corruption] = []
 
     @property
     def duration(self) -> float:
@@ -121,21 +124,37 @@ class StreamRead:
         return self.last - self.first
 
 
-@dataclass
 class TestResult:
     """The verdict on one test across all streams."""
 
-    test_id: str
-    classname: str
-    name: str
-    attrs: Tuple[str, ...]
-    outcome: str
-    duration: Optional[float]
-    attempts: int
-    tags: Tuple[str, ...] = ()
-    message: str = ""
-    excerpt: str = ""
-    details: str = ""
+    __slots__ = ("attempts", "attrs", "classname", "details", "duration", "excerpt", "message", "name", "outcome")
+    __slots__ += ("tags", "test_id")
+
+    def __init__(  # noqa: PLR0917 - one field each, in the order of the JSON keys
+        self,
+        test_id: str,
+        classname: str,
+        name: str,
+        attrs: tuple[str, ...],
+        outcome: str,
+        duration: float | None,
+        attempts: int,
+        tags: tuple[str, ...] = (),
+        message: str = "",
+        excerpt: str = "",
+        details: str = "",
+    ) -> None:
+        self.test_id = test_id
+        self.classname = classname
+        self.name = name
+        self.attrs = attrs
+        self.outcome = outcome
+        self.duration = duration
+        self.attempts = attempts
+        self.tags = tags
+        self.message = message
+        self.excerpt = excerpt
+        self.details = details
 
     def as_dict(self) -> dict:
         """JSON-ready dict; keys that would hold nothing (no attributes, one attempt) are left out.
@@ -162,35 +181,56 @@ class TestResult:
         return out
 
 
-@dataclass
 class Phase:
     """A pipeline step reported next to the tests (deploy, idempotency, ...)."""
 
-    name: str
-    status: str
-    duration: Optional[float] = None
-    message: str = ""
-    details: str = ""
+    __slots__ = ("details", "duration", "message", "name", "status")
+
+    def __init__(
+        self, name: str, status: str, duration: float | None = None, message: str = "", details: str = ""
+    ) -> None:
+        self.name = name
+        self.status = status
+        self.duration = duration
+        self.message = message
+        self.details = details
+
+    def as_dict(self) -> dict:
+        """The phase as the summary lists it."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "duration": self.duration,
+            "message": self.message,
+            "details": self.details,
+        }
 
 
-@dataclass
 class Report:
-    """Everything the outputs are made from."""
+    """Everything the outputs are made from: tests failures first (``OUTCOMES`` order), then by id."""
 
-    tests: List[TestResult]
-    phases: List[Phase]
-    streams: List[StreamRead]
-    slowest_count: int = 10
-    _summary: Optional[dict] = field(default=None, init=False, repr=False)
+    __slots__ = ("_counts", "_summary", "phases", "slowest_count", "streams", "tests")
 
-    def counts(self) -> Dict[str, int]:
-        """Number of tests per outcome, every outcome present."""
-        counts = dict.fromkeys(OUTCOMES, 0)
-        for test in self.tests:
-            counts[test.outcome] += 1
-        return counts
+    def __init__(
+        self, tests: list[TestResult], phases: list[Phase], streams: list[StreamRead], slowest_count: int = 10
+    ) -> None:
+        self.tests = tests
+        self.phases = phases
+        self.streams = streams
+        self.slowest_count = slowest_count
+        self._counts: dict[str, int] | None = None
+        self._summary: dict | None = None
 
-    def corruption(self) -> List[dict]:
+    def counts(self) -> dict[str, int]:
+        """Number of tests per outcome, every outcome present (computed once)."""
+        if self._counts is None:
+            counts = dict.fromkeys(OUTCOMES, 0)
+            for test in self.tests:
+                counts[test.outcome] += 1
+            self._counts = counts
+        return dict(self._counts)
+
+    def corruption(self) -> list[dict]:
         """Damaged regions of every stream, with the file they are in."""
         return [
             {"file": stream.path, "offset": bad.offset, "length": bad.length, "reason": bad.reason}
@@ -206,24 +246,32 @@ class Report:
 
     def _make_summary(self) -> dict:
         counts = self.counts()
-        timed = [test for test in self.tests if test.duration is not None]
-        slowest = heapq.nlargest(self.slowest_count, timed, key=lambda test: test.duration)
+        tests = self.tests
+        # Only tests that did not pass carry a failure, a flaky entry or a message:
+        # they come before the passed ones, so the scans below stop early.
+        unusual = tests[: len(tests) - counts["passed"]] if tests and tests[-1].outcome == "passed" else tests
+        durations = [-1.0 if test.duration is None else test.duration for test in tests]
+        slowest = [
+            tests[index]
+            for index in heapq.nlargest(self.slowest_count, range(len(tests)), key=durations.__getitem__)
+            if durations[index] >= 0
+        ]
         failed_phases = [phase.name for phase in self.phases if phase.status == "failed"]
         corrupt = any(stream.corruption for stream in self.streams)
         return {
-            "total": len(self.tests),
+            "total": len(tests),
             **{outcome: counts[outcome] for outcome in ("passed", "failed", "skipped", "flaky", "xfail", "uxsuccess")},
             "duration": round(sum(stream.duration for stream in self.streams), 3),
             # A run that selected no test must not vote green, nor one whose
             # stream is damaged (the missing part may hold failures).
-            "success": bool(self.tests)
+            "success": bool(tests)
             and counts["failed"] == 0
             and counts["uxsuccess"] == 0
             and not corrupt
             and not failed_phases,
             "corrupt": corrupt,
             "failed_phases": failed_phases,
-            "phases": [asdict(phase) for phase in self.phases],
+            "phases": [phase.as_dict() for phase in self.phases],
             "slowest": [{"test_id": test.test_id, "duration": round(test.duration or 0.0, 3)} for test in slowest],
             "failures": [
                 {
@@ -235,65 +283,37 @@ class Report:
                     "message": test.message,
                     "excerpt": test.excerpt,
                 }
-                for test in self.tests
+                for test in unusual
                 if test.outcome in ("failed", "uxsuccess")
             ],
             "flaky_tests": [
                 {"test_id": test.test_id, "attempts": test.attempts, "message": test.message}
-                for test in self.tests
+                for test in unusual
                 if test.outcome == "flaky"
             ],
         }
 
 
-def read_stream(data: bytes, index: int, path: str) -> Tuple[StreamRead, List[Attempt]]:  # noqa: PLR0912 - one hot loop
-    """Fold one stream's events into finished attempts (``StreamToDict`` rules)."""
-    stream = StreamRead(path=path, size=len(data))
+def _read(data: bytes, index: int, path: str) -> tuple[StreamRead, list[list]]:
+    """Fold one stream; its records get the stream's index appended."""
+    stream = StreamRead(path, len(data))
     if not data:
         stream.corruption.append(Corruption(0, 0, "empty file: no subunit v2 packet"))
         return stream, []
-    inprogress: Dict[object, list] = {}
-    finished: List[list] = []
-    packets = 0
-    first = last = None
-    for _offset, test_id, status, tags, _run, file_name, file_bytes, _eof, _mime, route, stamp in iter_events(
-        data, stream.corruption
-    ):
-        packets += 1
-        if stamp is not None:
-            if first is None:
-                first = stamp
-            last = stamp
-        # testtools drops packets without a test id and "exists" listings.
-        if test_id is None or status == "exists":
-            continue
-        key = test_id if route is None else (test_id, route)
-        record = inprogress.get(key)
-        if record is None:
-            # [test id, status, tags, start, end, files, stream]
-            record = inprogress[key] = [test_id, "unknown", None, stamp, stamp, None, index]
-        if status is not None:
-            record[1] = status
-        if stamp is not None:
-            if record[3] is None:
-                record[3] = stamp
-            record[4] = stamp
-        if file_name is not None and file_bytes:
-            files = record[5]
-            if files is None:
-                files = record[5] = {}
-            files.setdefault(file_name, []).append(file_bytes)
-        if tags is not None:
-            record[2] = tags
-        if status is not None and status != "inprogress":
-            finished.append(inprogress.pop(key))
-    # Hung or cut-off tests: reported at the end, as testtools does.
-    finished.extend(inprogress.values())
-    stream.packets, stream.first, stream.last, stream.tests = packets, first, last, len(finished)
-    if packets == 0 and stream.corruption:
+    stream.packets, stream.first, stream.last, records = fold(data, stream.corruption)
+    stream.tests = len(records)
+    for record in records:
+        record.append(index)
+    if stream.packets == 0 and stream.corruption:
         bad = stream.corruption[0]
         stream.corruption[0] = Corruption(bad.offset, bad.length, f"not a subunit v2 stream ({bad.reason})")
-    return stream, [Attempt(record) for record in finished]
+    return stream, records
+
+
+def read_stream(data: bytes, index: int, path: str) -> tuple[StreamRead, list[Attempt]]:
+    """Fold one stream's events into finished attempts (``StreamToDict`` rules)."""
+    stream, records = _read(data, index, path)
+    return stream, [Attempt(record) for record in records]
 
 
 def _cut(text: str) -> str:
@@ -329,16 +349,9 @@ def _excerpt(text: str) -> str:
     return "\n".join(lines)[-EXCERPT_CHARS:]
 
 
-def _result(attempts: List[Attempt], fixture_rescued: bool) -> TestResult:
+def _result(attempts: list[Attempt], fixture_rescued: bool) -> TestResult:
     final = attempts[-1]
-    test_id = final.test_id
-    classname, name, attrs = split_test_id(test_id)
-    if final.status == "success" and len(attempts) == 1:
-        # Nearly every test: nothing more to look at (inlined, it runs 15,000 times on a big run).
-        start, end = final.start, final.end
-        duration = None if start is None or end is None else max(0.0, end - start)
-        tags = tuple(sorted(final.tags)) if final.tags else ()
-        return TestResult(test_id, classname, name, attrs, "passed", duration, 1, tags)
+    classname, name, attrs = split_test_id(final.test_id)
     outcome = _STATUS_OUTCOME[final.status]
     earlier_failure = next((a for a in reversed(attempts[:-1]) if a.status in _FAILED_STATUSES), None)
     if outcome == "passed" and earlier_failure is not None:
@@ -373,7 +386,7 @@ def _result(attempts: List[Attempt], fixture_rescued: bool) -> TestResult:
     return result
 
 
-def _rescued_fixtures(by_id: Dict[str, List[Attempt]]) -> set:
+def _rescued_fixtures(by_id: dict[str, list[list]]) -> set:
     """Fixture failures whose class (or module) ran tests in a later stream.
 
     A rerun of a class whose ``setUpClass`` failed reports the class's tests,
@@ -381,50 +394,69 @@ def _rescued_fixtures(by_id: Dict[str, List[Attempt]]) -> set:
     """
     failed_fixtures = [
         test_id
-        for test_id, attempts in by_id.items()
-        if test_id.startswith(_FIXTURE_PREFIXES) and _FIXTURE.match(test_id) and attempts[-1].status in _FAILED_STATUSES
+        for test_id, records in by_id.items()
+        if test_id.startswith(_FIXTURE_PREFIXES) and _FIXTURE.match(test_id) and records[-1][1] in _FAILED_STATUSES
     ]
     if not failed_fixtures:
         return set()
-    ran_in: Dict[str, int] = {}
-    for attempts in by_id.values():
-        last = attempts[-1]
-        if last.status in _FAILED_STATUSES or last.test_id.startswith(_FIXTURE_PREFIXES):
+    ran_in: dict[str, int] = {}
+    for test_id, records in by_id.items():
+        last = records[-1]
+        if last[1] in _FAILED_STATUSES or test_id.startswith(_FIXTURE_PREFIXES):
             continue
-        classname = split_test_id(last.test_id)[0]
+        classname = split_test_id(test_id)[0]
         for owner in (classname, classname.rpartition(".")[0]):
-            ran_in[owner] = max(ran_in.get(owner, -1), last.stream)
-    return {
-        test_id for test_id in failed_fixtures if ran_in.get(split_test_id(test_id)[0], -1) > by_id[test_id][-1].stream
-    }
+            ran_in[owner] = max(ran_in.get(owner, -1), last[6])
+    return {test_id for test_id in failed_fixtures if ran_in.get(split_test_id(test_id)[0], -1) > by_id[test_id][-1][6]}
 
 
-def build_report(sources: Sequence[Tuple[str, bytes]], phases: Iterable[Phase] = (), slowest: int = 10) -> Report:
+def build_report(sources: Sequence[tuple[str, bytes]], phases: Iterable[Phase] = (), slowest: int = 10) -> Report:
     """Make the report from ``(path, bytes)`` streams, first run first."""
     streams = []
-    by_id: Dict[str, List[Attempt]] = {}
+    by_id: dict[str, list[list]] = {}
     for index, (path, data) in enumerate(sources):
-        stream, attempts = read_stream(data, index, path)
+        stream, records = _read(data, index, path)
         streams.append(stream)
-        for attempt in attempts:
-            known = by_id.get(attempt.test_id)
+        for record in records:
+            known = by_id.get(record[0])
             if known is None:
-                by_id[attempt.test_id] = [attempt]
+                by_id[record[0]] = [record]
             else:
-                known.append(attempt)
+                known.append(record)
     rescued = _rescued_fixtures(by_id)
-    buckets: Dict[str, List[TestResult]] = {outcome: [] for outcome in OUTCOMES}
-    for test_id, attempts in by_id.items():
-        test = _result(attempts, test_id in rescued)
+    buckets: dict[str, list[TestResult]] = {outcome: [] for outcome in OUTCOMES}
+    passed = buckets["passed"].append
+    split = split_test_id
+    # In id order, so each bucket comes out sorted.
+    for test_id in sorted(by_id):
+        records = by_id[test_id]
+        record = records[0]
+        if record[1] == "success" and len(records) == 1:
+            # Nearly every test: one attempt that passed (inlined: it runs 15,000 times on a big run).
+            classname, name, attrs = split(test_id)
+            start, end = record[3], record[4]
+            passed(
+                TestResult(
+                    test_id,
+                    classname,
+                    name,
+                    attrs,
+                    "passed",
+                    None if start is None or end is None else max(0.0, end - start),
+                    1,
+                    tuple(sorted(record[2])) if record[2] else (),
+                )
+            )
+            continue
+        test = _result([Attempt(record) for record in records], test_id in rescued)
         buckets[test.outcome].append(test)
     tests = []
     for outcome in OUTCOMES:
-        buckets[outcome].sort(key=_by_id)
         tests.extend(buckets[outcome])
-    return Report(tests=tests, phases=list(phases), streams=streams, slowest_count=slowest)
+    return Report(tests, list(phases), streams, slowest)
 
 
-def load_phases(raw: Optional[Iterable[dict]]) -> List[Phase]:
+def load_phases(raw: Iterable[dict] | None) -> list[Phase]:
     """Check the ``phases`` option (a list of dicts) and make records of it."""
     phases = []
     for number, item in enumerate(raw or (), start=1):
@@ -455,14 +487,15 @@ def load_phases(raw: Optional[Iterable[dict]]) -> List[Phase]:
     return phases
 
 
-def read_sources(paths: Sequence[str]) -> List[Tuple[str, bytes]]:
+def read_sources(paths: Sequence[str]) -> list[tuple[str, bytes]]:
     """Read the subunit files; a missing or unreadable one is the user's to fix."""
     if not paths:
         raise InputError("src: give at least one subunit v2 file (the first Tempest run, then its reruns)")
     sources = []
     for path in paths:
         try:
-            sources.append((str(path), Path(path).read_bytes()))
+            with open(path, "rb") as stream:
+                sources.append((str(path), stream.read()))
         except FileNotFoundError as exc:
             raise InputError(f"src: {path} does not exist; point src at the subunit file tempest/stestr wrote") from exc
         except IsADirectoryError as exc:
