@@ -1,7 +1,7 @@
 # distroforge.openstack — one entry point for users, developers and CI.
 #   make        bootstrap this Debian 12 machine (packages, .venv, collection link)
 #   make run    the pipeline on the bundled example distro, locally
-#   make test   lint + sanity + unit + molecule (what CI runs)
+#   make test   lint + sanity + unit + molecule + e2e (what CI runs)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := bootstrap
@@ -23,9 +23,11 @@ SANITY_ROOT := $(TOP)/build/sanity/ansible_collections/distroforge/openstack
 SANITY_FILES := git ls-files -z --cached --others --exclude-standard
 
 EXAMPLE := $(TOP)/build/example
+# What `make reproduce` redoes: build, test, or both.
+REPRODUCE ?= build,test
 EXAMPLE_PKGDB := $(EXAMPLE)/rdoinfo/rdo-full.yml
 
-.PHONY: bootstrap run test lint sanity unit molecule bench docs lock clean help example
+.PHONY: bootstrap run reproduce test lint sanity unit molecule e2e bench docs lock clean help example
 
 help:
 	@sed -n '2,5p' Makefile
@@ -42,11 +44,18 @@ $(EXAMPLE_PKGDB): examples/distro/make_upstreams.py examples/distro/upstreams.js
 run: bootstrap $(EXAMPLE_PKGDB)
 	ansible-playbook playbooks/pipeline.yml -e distroforge_workdir=$(WORKDIR) -e distroforge_pkgdb=$(EXAMPLE_PKGDB)
 
+# Rebuild and/or re-test what a run did, from its manifest (every run prints this):
+#   make reproduce MANIFEST=build/run/runs/<run id>/manifest.json [REPRODUCE=build|test]
+reproduce: bootstrap
+	@test -n "$(MANIFEST)" || { echo "make reproduce: give MANIFEST=<workdir>/runs/<run id>/manifest.json"; exit 2; }
+	ansible-playbook playbooks/reproduce.yml -e distroforge_manifest=$(abspath $(MANIFEST)) -e distroforge_reproduce=$(REPRODUCE)
+
 test: bootstrap
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory molecule
+	$(MAKE) --no-print-directory e2e
 	@echo "make test: all passed"
 
 lint: bootstrap
@@ -74,6 +83,11 @@ molecule: bootstrap
 	@for scenario in $$(ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename | grep -vx shared); do \
 	  case " $(MOLECULE_EXCLUDE) " in *" $$scenario "*) echo "== molecule: $$scenario skipped (MOLECULE_EXCLUDE)"; continue;; esac; \
 	  echo "== molecule test -s $$scenario"; molecule test -s $$scenario || exit 1; done
+
+# The pipeline end to end on a reduced example distro (Keystone only, identity
+# smoke tests), from a clean state, then a bit-identical rebuild from its manifest.
+e2e: bootstrap $(EXAMPLE_PKGDB)
+	pytest tests/e2e -v
 
 bench: bootstrap
 	python bench/run.py

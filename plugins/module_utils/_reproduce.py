@@ -1,0 +1,264 @@
+"""Reproduce a pipeline run from its manifest: what to rebuild, and whether the rebuild matched.
+
+A run's ``manifest.json`` (written by ``playbooks/pipeline.yml``) names the
+repository hash it tested, the packages in it (DLRN's ``versions.csv`` rows)
+and how the tests were selected. Each package's build directory holds the
+``buildinfo.json`` its builder wrote: upstream and distgit URLs and commits,
+backend, settings, toolchain and the sha256 of every output. That is all a
+rebuild needs, and all a comparison needs.
+
+Plain Python (ansible.module_utils.urls only for HTTP, as ansible-test
+asks): the ``reproduce_plan`` module and the ``buildinfo_compare`` filter are
+thin wrappers around these functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import urllib.error
+from typing import Any, Mapping, Sequence
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import SSLValidationError, open_url
+
+from ._common.errors import InputError
+from ._versions.nvr import repo_path
+
+MANIFEST_FORMATS = (1,)
+REQUIRED = ("format", "run_id", "release", "backend", "repo_hash", "repo_path", "repo_url", "packages")
+VERSIONS_COLUMNS = ("Project", "Source Sha", "Dist Sha", "Status", "Component", "Pkg NVR")
+# Build metadata, not packages: dpkg's .buildinfo lists the builder's installed
+# packages and .changes carries the .buildinfo's checksum, so both change with
+# the builder's toolchain even when every package is bit-identical.
+METADATA_SUFFIXES = (".buildinfo", ".changes")
+FETCH_TIMEOUT = 30
+REPOS_HINT = "give the run's repos/ directory or its URL (reproduce.yml: -e distroforge_reproduce_repos=<dir or URL>)"
+
+
+def load_manifest(path: str) -> dict[str, Any]:
+    """The manifest at ``path``, checked for what a reproduction needs."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such manifest; give the runs/<run id>/manifest.json a pipeline run wrote"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the manifest ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno});"
+            " give the manifest.json a pipeline run wrote"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: a manifest is a JSON object, found {type(manifest).__name__}")
+    for field in REQUIRED:
+        if manifest.get(field) in (None, "", []):
+            raise InputError(
+                f"{path}: field '{field}' is missing or empty; the manifest is incomplete or not a run manifest"
+            )
+    if manifest["format"] not in MANIFEST_FORMATS:
+        raise InputError(
+            f"{path}: field 'format' is {manifest['format']!r}; this collection reads formats"
+            f" {', '.join(map(str, MANIFEST_FORMATS))}: use the collection version that wrote it"
+        )
+    return manifest
+
+
+def package_rows(manifest: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+    """The manifest's ``packages`` (``versions.csv`` lines) as dicts with each build's directory."""
+    lines = manifest["packages"]
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise InputError(f"{path}: field 'packages' must be the lines of versions.csv (a list of strings)")
+    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    missing = [column for column in VERSIONS_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"{path}: field 'packages' lacks the versions.csv column(s) {', '.join(missing)}")
+    components = str(manifest["repo_path"]).startswith("component/")
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        if not row["Project"] or not row["Source Sha"] or not row["Dist Sha"]:
+            raise InputError(f"{path}: packages line {number} has no Project, Source Sha or Dist Sha")
+        component = row["Component"] if row["Component"] not in ("", "None") else None
+        rows.append(
+            {
+                "project": row["Project"],
+                "commit_hash": row["Source Sha"],
+                "distgit_hash": row["Dist Sha"],
+                "status": row["Status"],
+                "component": component,
+                "nvr": row["Pkg NVR"],
+                "build_dir": repo_path(row["Source Sha"], row["Dist Sha"], component=component if components else None),
+            }
+        )
+    return rows
+
+
+def select_rows(rows: Sequence[Mapping[str, Any]], wanted: Sequence[str], path: str) -> list[Mapping[str, Any]]:
+    """The rows named in ``wanted`` (every successful build when it is empty)."""
+    if not wanted:
+        return [row for row in rows if row["status"] == "SUCCESS"]
+    known = {row["project"]: row for row in rows}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise InputError(
+            f"packages: {', '.join(unknown)} not in the tested repository of {path};"
+            f" choose from {', '.join(sorted(known))}"
+        )
+    return [known[name] for name in wanted]
+
+
+def read_buildinfo(repos: str, build_dir: str) -> dict[str, Any]:
+    """``<repos>/<build_dir>/buildinfo.json``; ``repos`` is a directory or an http(s) URL."""
+    if repos.startswith(("http://", "https://")):
+        where = f"{repos.rstrip('/')}/{build_dir}/buildinfo.json"
+        try:
+            with open_url(where, timeout=FETCH_TIMEOUT) as response:
+                text = response.read().decode("utf-8")
+        except (urllib.error.URLError, OSError, ValueError, UrlConnectionError, SSLValidationError) as exc:
+            raise InputError(f"{where}: cannot fetch the build's buildinfo.json ({exc}); {REPOS_HINT}") from None
+    else:
+        where = os.path.join(repos, build_dir, "buildinfo.json")
+        try:
+            with open(where, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise InputError(
+                f"{where}: cannot read the build's buildinfo.json ({exc.strerror}); {REPOS_HINT}"
+            ) from None
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    for field in ("backend", "inputs", "outputs", "project", "name"):
+        if field not in info:
+            raise InputError(f"{where}: field '{field}' missing; this buildinfo.json was not written by package_build")
+    return info
+
+
+def rewrite_url(url: str, rewrites: Mapping[str, str]) -> str:
+    """``url`` with the longest matching prefix of ``rewrites`` replaced (repositories moved since the run)."""
+    for old in sorted(rewrites, key=len, reverse=True):
+        if url.startswith(old):
+            return rewrites[old] + url[len(old) :]
+    return url
+
+
+def job_from_buildinfo(info: Mapping[str, Any], rewrites: Mapping[str, str]) -> dict[str, Any]:
+    """The package_build job that rebuilds what ``info`` describes."""
+    inputs = info["inputs"]
+    return {
+        "project": info["project"],
+        "name": info["name"],
+        "upstream": rewrite_url(inputs["upstream"], rewrites),
+        "distgit": rewrite_url(inputs["distgit"], rewrites),
+        "commit_hash": inputs["commit_hash"],
+        "distgit_hash": inputs["distgit_hash"],
+    }
+
+
+def plan(
+    manifest_path: str,
+    *,
+    packages: Sequence[str] = (),
+    repos: str | None = None,
+    rewrites: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Everything reproduce.yml needs from a manifest: rebuild jobs and the test settings."""
+    manifest = load_manifest(manifest_path)
+    rows = select_rows(package_rows(manifest, manifest_path), packages, manifest_path)
+    if repos is None:
+        local = manifest.get("repos_dir")
+        repos = (
+            local
+            if local and os.path.isdir(local)
+            else str(manifest["repo_url"]).rsplit("/" + manifest["repo_path"], 1)[0]
+        )
+    rebuilds = []
+    for row in rows:
+        info = read_buildinfo(repos, row["build_dir"])
+        settings = info.get("settings") or {}
+        rebuilds.append(
+            {
+                "job": job_from_buildinfo(info, rewrites or {}),
+                "backend": info["backend"],
+                "rpm_nodeps": settings.get("rpm_nodeps"),
+                "rpm_dist": settings.get("rpm_dist"),
+                "nvr": info.get("nvr", row["nvr"]),
+                "build_dir": row["build_dir"],
+                "recorded": {"outputs": info["outputs"], "toolchain": info.get("toolchain", {})},
+            }
+        )
+    return {
+        "run_id": manifest["run_id"],
+        "release": manifest["release"],
+        "repo_hash": manifest["repo_hash"],
+        "repo_path": manifest["repo_path"],
+        "repos": repos,
+        "repo_base_url": str(manifest["repo_url"]).rsplit("/" + manifest["repo_path"], 1)[0],
+        "verdict": manifest.get("verdict"),
+        "deploy": {"scenario": (manifest.get("deploy") or {}).get("scenario", "scenario001")},
+        "tempest": _tempest_settings(manifest),
+        "rebuilds": rebuilds,
+    }
+
+
+def _tempest_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The recorded test selection and counts (empty selection: the run did not record one)."""
+    tempest = manifest.get("tempest") or {}
+    selection = tempest.get("selection") or {}
+    return {
+        "selection": {
+            "include": list(selection.get("include") or []),
+            "exclude": list(selection.get("exclude") or []),
+            "skips": list(selection.get("skips") or []),
+            "concurrency": selection.get("concurrency"),
+            "install": selection.get("install"),
+        },
+        "recorded": {key: tempest.get(key, 0) for key in ("total", "passed", "failed", "skipped", "flaky")},
+    }
+
+
+def _kind(name: str) -> str:
+    return "metadata" if name.endswith(METADATA_SUFFIXES) else "package"
+
+
+def compare(rebuilt: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """Compare a rebuild's buildinfo with the recorded one, output by output.
+
+    ``identical`` is true when every recorded package output (``.deb``,
+    ``.rpm``, ``.src.rpm``, ``.dsc``, source tarballs) was rebuilt with the
+    same sha256 and no package output appeared or vanished; build metadata
+    (``.buildinfo``, ``.changes``) is compared and reported, not voted.
+    """
+    old = {output["name"]: output["sha256"] for output in recorded.get("outputs", [])}
+    new = {output["name"]: output["sha256"] for output in rebuilt.get("outputs", [])}
+    outputs = []
+    for name in sorted(old.keys() | new.keys()):
+        outputs.append(
+            {
+                "name": name,
+                "kind": _kind(name),
+                "recorded": old.get(name),
+                "rebuilt": new.get(name),
+                "same": old.get(name) == new.get(name),
+            }
+        )
+    differ = [o["name"] for o in outputs if o["kind"] == "package" and not o["same"]]
+    old_tools, new_tools = recorded.get("toolchain") or {}, rebuilt.get("toolchain") or {}
+    toolchain = {
+        tool: {"recorded": old_tools.get(tool), "rebuilt": new_tools.get(tool)}
+        for tool in sorted(old_tools.keys() | new_tools.keys())
+        if old_tools.get(tool) != new_tools.get(tool)
+    }
+    return {
+        "identical": bool(old) and not differ,
+        "differ": differ,
+        "metadata_differ": [o["name"] for o in outputs if o["kind"] == "metadata" and not o["same"]],
+        "outputs": outputs,
+        "toolchain_changes": toolchain,
+    }

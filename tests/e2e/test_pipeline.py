@@ -1,0 +1,135 @@
+"""The whole pipeline on a reduced example distro, from a clean state.
+
+Keystone alone (from its PyPI sdists, with our packaging) is polled, built,
+published signed, served, installed by hash on a fresh podman node, deployed
+with Puppet scenario001 and tested with Tempest's identity smoke tests; then
+the run is reproduced from its manifest (a bit-identical rebuild) and a
+second build finds nothing new. About 8-10 minutes on the CI machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from unit.ansible_run import TOP, run_playbook
+
+EXAMPLE = TOP / "build" / "example" / "rdoinfo"
+PORT = 8090  # not make run's 8088: both may run on one machine
+NODE = "df-e2e-node"
+SMOKE = r"^tempest\.api\.identity\..*\bsmoke\b"
+
+
+def reduced_pkgdb(root: Path) -> Path:
+    """The example's rdoinfo with only keystone tagged for zed."""
+    if not (EXAMPLE / "rdo.yml").exists():
+        pytest.fail("the example distro is missing: run `make example` (make e2e does)")
+    (root / "tags").mkdir(parents=True)
+    shutil.copy(EXAMPLE / "rdo.yml", root / "rdo.yml")
+    (root / "tags" / "zed.yml").write_text("packages:\n- project: keystone\n  tags:\n    zed:\n")
+    entry = root / "rdo-e2e.yml"
+    entry.write_text("import:\n- rdo.yml\n- tags/zed.yml\n")
+    return entry
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    # /var/tmp, not /tmp: nginx serves it to the node, and pytest re-privatises /tmp/pytest-of-root.
+    path = Path(tempfile.mkdtemp(prefix="distroforge-e2e-", dir="/var/tmp"))
+    os.chmod(path, 0o755)
+    yield path
+    nginx = path / "repo_serve" / "nginx.conf"
+    if nginx.exists():
+        subprocess.run(["/usr/sbin/nginx", "-c", str(nginx), "-s", "quit"], check=False, capture_output=True)
+    subprocess.run(["podman", "rm", "-f", "-t", "0", NODE], check=False, capture_output=True)
+    if os.environ.get("DISTROFORGE_E2E_KEEP") != "1":
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pipeline(workdir):
+    pkgdb = reduced_pkgdb(workdir / "rdoinfo")
+    extra = {
+        "distroforge_workdir": str(workdir),
+        "distroforge_pkgdb": str(pkgdb),
+        "distroforge_repo_port": PORT,
+        "distroforge_pipeline_node": NODE,
+        "tempest_run_scenario": "",
+        "tempest_run_include_regex": [SMOKE],
+    }
+    proc = run_playbook(TOP / "playbooks" / "pipeline.yml", extra, timeout=2400)
+    (workdir / "pipeline.log").write_text(proc.stdout)
+    manifests = sorted(workdir.glob("runs/*/manifest.json"))
+    assert len(manifests) == 1, manifests
+    return SimpleNamespace(
+        extra=extra, proc=proc, manifest_path=manifests[0], manifest=json.loads(manifests[0].read_text())
+    )
+
+
+def test_the_hash_passes_with_our_keystone_on_the_node(pipeline):
+    proc, manifest = pipeline.proc, pipeline.manifest
+    assert manifest["verdict"] == "passed", manifest
+    assert manifest["built_this_run"] == ["keystone"]
+    # versions.csv's last column is the source package and version: keystone_<epoch:version-release>.
+    nvr = next(
+        line.rsplit(",", 1)[1] for line in manifest["packages"] if line.rsplit(",", 1)[1].startswith("keystone_")
+    )
+    our_version = nvr.removeprefix("keystone_")
+    # The node runs the keystone we built (pinned above Debian's 2:22.0.2-0+deb12u*).
+    assert manifest["deploy"]["keystone_version"] == our_version
+    assert "deb12" not in our_version
+    phases = {phase["name"]: phase for phase in manifest["deploy"]["phases"]}
+    assert phases["deploy"]["status"] == "passed"
+    assert phases["idempotency"]["changed_resources"] == 0, phases["idempotency"]
+    summary = " ".join(proc.stdout.split())  # the callback folds long lines
+    assert f"verdict for {manifest['repo_hash']}: PASSED" in summary
+    assert (
+        f"ansible-playbook distroforge.openstack.reproduce -e distroforge_manifest={pipeline.manifest_path}" in summary
+    )
+
+
+def test_tempest_ran_the_smoke_tests_and_wrote_every_report(pipeline):
+    manifest = pipeline.manifest
+    tempest = manifest["tempest"]
+    assert tempest["total"] > 0 and tempest["failed"] == 0, tempest
+    assert tempest["selection"]["include"] == [SMOKE]
+    junit = ET.parse(tempest["reports"]["junit"]).getroot()
+    cases = junit.findall(".//testcase")
+    assert any(case.get("name") == "idempotency" for case in cases)
+    assert sum(1 for case in cases if "tempest.api.identity" in (case.get("classname") or "")) == tempest["total"]
+    assert all("smoke" in case.get("name", "") for case in cases if "tempest" in (case.get("classname") or ""))
+    html = Path(tempest["reports"]["html"]).read_text()
+    assert "tempest.api.identity" in html
+    results = json.loads(Path(tempest["reports"]["json"]).read_text())
+    assert results["summary"]["passed"] == tempest["passed"]
+
+
+def test_the_run_rebuilds_bit_identically_from_its_manifest(pipeline, workdir):
+    manifest_path = pipeline.manifest_path
+    out = workdir / "reproduce"
+    proc = run_playbook(
+        TOP / "playbooks" / "reproduce.yml",
+        {
+            "distroforge_manifest": str(manifest_path),
+            "distroforge_reproduce": "build",
+            "distroforge_reproduce_dir": str(out),
+        },
+        timeout=900,
+    )
+    report = json.loads((out / "reproduce.json").read_text())
+    assert [build["project"] for build in report["build"]] == ["keystone"]
+    assert report["build"][0]["comparison"]["identical"] is True, report["build"][0]
+    assert "all bit-identical" in proc.stdout
+
+
+def test_a_second_build_with_no_new_commit_builds_and_changes_nothing(pipeline):
+    proc = run_playbook(TOP / "playbooks" / "build.yml", pipeline.extra, timeout=600)
+    recap = proc.stdout.rsplit("PLAY RECAP", 1)[1]
+    assert "changed=0" in recap and "failed=0" in recap, recap
