@@ -4,12 +4,22 @@ Ours: the whole publish step (commit repo with 300 packages' links,
 metadata through createrepo_c's bindings, versions.csv, commit.yaml,
 current/consistent links, state DB, status report; signing off and on),
 first with a cold package-metadata cache, then warm (the steady state:
-only the new build's RPMs are read).  Peer: ``createrepo_c`` (the CLI
-DLRN runs) indexing the same 600 RPMs, with and without its sqlite files.
+only the new build's RPMs are read).  Peers, in the same run:
+``createrepo_c`` (the CLI DLRN runs) indexing the same 300 RPMs, with and
+without its sqlite files; and DLRN 0.26.1's own publish step for the same
+build into the same 300-package distro.  DLRN publishes inside its build
+loop, so its step is isolated by calling the two functions that loop calls
+after a build (``post_build`` + ``process_build_result``: links,
+createrepo_c, versions.csv, .repo, DB, current/consistent, reports,
+commit.yaml) from DLRN's venv (dlrn_publish_peer.py); it runs when the
+harness in ../shared/bench/dlrn is set up (its setup.sh), else it is
+skipped with a note.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +38,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db 
 from tests.unit.pkgfactory import add_build, artifacts_dir
 
 N = 300
+DLRN_PYTHON = Path(os.environ.get("BENCH_ROOT", "/var/tmp/dlrn-bench")) / "venv" / "bin" / "python"
 SPEC_HEAD = """\
 Name: distro
 Version: 1.0
@@ -77,6 +88,26 @@ def seed(work: Path, rpms: list[Path], sign: bool) -> tuple[StateDB, Publisher]:
     return db, publisher
 
 
+def dlrn_publish(work: Path, rpms: list[Path], repeat: int = 3) -> float | None:
+    """Median seconds of DLRN's own publish step for one build into the same distro, or None without DLRN."""
+    if not DLRN_PYTHON.exists():
+        print(f"(DLRN peer skipped: no {DLRN_PYTHON}; run ../shared/bench/dlrn/setup.sh)")
+        return None
+    listing = work / "dlrn-rpms.txt"
+    listing.write_text("".join(f"{rpm}\n" for rpm in rpms))
+    peer = Path(__file__).with_name("dlrn_publish_peer.py")
+    proc = subprocess.run(
+        [str(DLRN_PYTHON), str(peer), str(work / "dlrn"), str(listing), str(repeat)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        print(f"(DLRN peer failed, rc {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]})")
+        return None
+    return sorted(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])[repeat // 2]
+
+
 def bench(sign: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         work = Path(tmp)
@@ -106,6 +137,10 @@ def bench(sign: bool) -> None:
                 samples.append(time.perf_counter() - started)
             peers[label] = sorted(samples)[1]
         db.close()
+        if not sign:  # DLRN does not sign: compare with our unsigned publish
+            dlrn = dlrn_publish(work, rpms)
+            if dlrn is not None:
+                peers["DLRN 0.26.1 publish step"] = dlrn
     what = f"publish 1 build into a {N}-package distro, signing {'on' if sign else 'off'}"
     for label, peer in peers.items():
         report(f"{what}, cold cache", times[0], peer, label)

@@ -28,7 +28,7 @@ description:
     files turn verification on.
   - Crash-safe (everything is written aside, flushed and renamed into place)
     and serialized by a lock; publishing the same build again changes nothing.
-  - The status report (C(status_report.html) and C(.json)) is regenerated.
+  - The status report (C(status_report.html), C(.json) and DLRN's C(status_report.csv)) is regenerated.
 author:
   - distroforge developers (@distroforge)
 requirements:
@@ -106,6 +106,16 @@ options:
       - Path of the key on clients, for C(signed-by) in C(.list) files.
       - Defaults to C(/etc/apt/keyrings/<reponame>.gpg).
     type: str
+  packages:
+    description:
+      - The package database's packages (the C(packages) list C(distroforge.openstack.pkgdb_info) returns).
+      - Gives the files DLRN's package names (C(project_name) in C(commit.yaml), C(Project) in
+        C(versions.csv), the C(.repo) name) and the upstream and distgit URLs in C(versions.csv),
+        in the database's order; a package no longer listed is no longer linked into new repositories,
+        and one listed but never built keeps C(consistent) from moving, as in DLRN.
+      - Without it the rdoinfo project stands for the name and the URLs come from the state DB.
+    type: list
+    elements: dict
   report:
     description: Regenerate the status report in O(repos_dir).
     type: bool
@@ -144,6 +154,7 @@ EXAMPLES = r"""
     repos_dir: /var/lib/distroforge/data/repos
     commit_id: 42
     artifacts_dir: /var/tmp/build-42
+    packages: "{{ pkgdb.packages }}"
     use_components: true
     gpg_key: 0123456789ABCDEF0123456789ABCDEF01234567
 """
@@ -221,6 +232,7 @@ from pathlib import Path
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.layout import package_infos
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import (
     Publisher,
     PublishOptions,
@@ -248,6 +260,7 @@ def _work(module: DistroforgeModule) -> dict:
         package_format=p["package_format"],
         report=p["report"],
         lock_timeout=float(p["lock_timeout"]),
+        packages=package_infos(p["packages"]) if p["packages"] else None,
     )
     single = {"commit_id": p["commit_id"], "artifacts_dir": p["artifacts_dir"], "build_log": p["build_log"]}
     items = p["builds"] or [single]
@@ -291,6 +304,7 @@ def main() -> None:
             "gpg_home": {"type": "path"},
             "gpg_key": {"type": "str", "no_log": False},  # a fingerprint, not a secret
             "deb_signed_by": {"type": "str"},
+            "packages": {"type": "list", "elements": "dict"},
             "report": {"type": "bool", "default": True},
             "lock_timeout": {"type": "int", "default": 600},
         },

@@ -16,6 +16,10 @@ description:
     build a label points to (C(current), C(consistent), promotions, the
     aggregates' component repositories) and every build a kept repository
     links to, so no kept repository is left with a dangling link.
+  - With components, removes the aggregate repositories
+    (C(<label>/<m[0:2]>/<m[2:4]>/<md5>/)) that name a removed build, unless
+    a label or the label's newest promotion points at them (a kept aggregate
+    keeps the builds it names), then the directories left empty.
   - Takes the publish lock, so it never runs beside a publisher.
 author:
   - distroforge developers (@distroforge)
@@ -50,7 +54,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Lists what would be removed and why the rest stays, without removing.
+    description: Lists what would be removed (builds, aggregates, emptied directories) and why old builds stay.
   diff_mode:
     support: none
     description: The result lists the removed directories.
@@ -79,6 +83,21 @@ kept:
   returned: always
   type: dict
   sample: {"21/97/2197fcaf6499913b47365f1a488b0d70bdc075f0_e78ff82c": "label current"}
+removed_aggregates:
+  description: Aggregate directories removed (or that would be) because they name a removed build.
+  returned: always
+  type: list
+  elements: str
+  sample: ["consistent/4f/1a/4f1a9b0c2d3e4f5a6b7c8d9e0f1a2b3c"]
+kept_aggregates:
+  description: Aggregate directories a label or promotion points at, with the reason.
+  returned: always
+  type: dict
+removed_empty_dirs:
+  description: Directories left empty by the removals (hash shards, a component with nothing left), removed too.
+  returned: always
+  type: list
+  elements: str
 """
 
 from pathlib import Path
@@ -96,7 +115,7 @@ def _work(module: DistroforgeModule) -> dict:
     ).layout()
     with StateDB(p["db"], readonly=module.check_mode) as db:
         plan = purge(db, layout, p["older_than"], check_mode=module.check_mode, lock_timeout=float(p["lock_timeout"]))
-    return {"changed": bool(plan.removed), **plan.as_dict()}
+    return {"changed": plan.changes, **plan.as_dict()}
 
 
 def main() -> None:

@@ -292,3 +292,66 @@ def test_missing_artifacts_is_a_one_line_error(tmp_path, gpg_home):
     # The aborted staging directory never became a repository.
     assert not (tmp_path / "data" / "repos" / record.repo_path).exists()
     shutil.rmtree(tmp_path / "data")
+
+
+def _aggregate_dirs(repos: Path) -> set[str]:
+    return {
+        str(p.relative_to(repos))
+        for p in repos.glob("*/??/??/*")
+        if p.parts[-4] != "component" and re.fullmatch(r"[0-9a-f]{32}", p.name)
+    }
+
+
+def _aggregate_builds_exist(repos: Path, aggregate: str) -> bool:
+    urls = re.findall(r"^baseurl=file://(\S+)$", (repos / aggregate / "delorean.repo").read_text(), re.MULTILINE)
+    return bool(urls) and all(Path(url).is_dir() for url in urls)
+
+
+def test_purge_removes_aggregates_of_purged_builds_but_not_labelled_ones(tmp_path, gpg_home, rpms):
+    db, pub = _publisher(tmp_path, gpg_home, sign=False, use_components=True)
+    repos = tmp_path / "data" / "repos"
+    old_alpha = pub.publish(add_build(db, "alpha", 0, component="common").id, artifacts_dir(tmp_path, rpms["alpha"]))
+    beta = pub.publish(add_build(db, "beta", 1, component="network").id, artifacts_dir(tmp_path, rpms["beta"]))
+    promoted = beta.aggregate_hashes["current"]  # names old alpha and beta
+    db.record_promotion(promoted, "current-passed-ci", timestamp=1_700_000_150, aggregate=True)
+    lone = pub.publish(add_build(db, "gamma", 2, status="FAILED", component="old").id, None, None)
+    new_alpha = pub.publish(add_build(db, "alpha", 3, component="common").id, artifacts_dir(tmp_path, rpms["alpha2"]))
+    labelled = {
+        str(Path(os.readlink(repos / label / "delorean.repo")).parent)
+        for label in ("current", "consistent")  # relative to the label dir
+    }
+    before = _aggregate_dirs(repos)
+    assert len(before) >= 4
+    now = 1_700_000_000 + 400 + 90 * 86400
+
+    # The promoted aggregate stays, and with it the old alpha build it names.
+    plan = purge(db, pub.layout, 60, check_mode=True, now=now)
+    assert plan.kept_aggregates[f"current/{layout.sharded(promoted)}"] == "promoted as current-passed-ci"
+    assert re.fullmatch(
+        rf"aggregate \w+/{layout.sharded(promoted)} \(promoted as current-passed-ci\)", plan.kept[old_alpha.repo_path]
+    )
+    assert plan.removed == [lone.repo_path] and plan.removed_aggregates == []
+    assert "component/old" in plan.removed_empty_dirs  # the component had only that failed build
+
+    # Once the label moves on, the old build and every aggregate naming it go, labelled ones never.
+    db.record_promotion(new_alpha.aggregate_hashes["current"], "current-passed-ci", timestamp=now, aggregate=True)
+    plan = purge(db, pub.layout, 60, check_mode=True, now=now)
+    assert sorted(plan.removed) == sorted([old_alpha.repo_path, lone.repo_path])
+    assert f"current/{layout.sharded(promoted)}" in plan.removed_aggregates
+    assert not {rel.split("/", 1)[1] for rel in plan.removed_aggregates} & labelled
+    assert _aggregate_dirs(repos) == before  # check mode removed nothing
+    assert (repos / old_alpha.repo_path).is_dir() and not db.get(old_alpha.commit_id).flags & layout.FLAG_PURGED
+
+    done = purge(db, pub.layout, 60, now=now)
+    assert done.as_dict() == plan.as_dict()
+    assert not (repos / old_alpha.repo_path).exists() and not (repos / "component" / "old").exists()
+    assert db.get(old_alpha.commit_id).flags & layout.FLAG_PURGED and db.get(lone.commit_id).flags & layout.FLAG_PURGED
+    assert not (repos / old_alpha.repo_path).parent.exists()  # its emptied xx/yy shard went too
+    left = _aggregate_dirs(repos)
+    assert left == before - set(plan.removed_aggregates) and left
+    # Every aggregate left (labelled ones included) still names only builds that exist.
+    assert all(_aggregate_builds_exist(repos, rel) for rel in left)
+    for label in ("current", "consistent"):
+        assert _aggregate_builds_exist(repos, label)  # follows the label's delorean.repo link
+    assert db.integrity_check() == "ok"
+    assert not purge(db, pub.layout, 60, now=now).changes

@@ -20,7 +20,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from .._common.errors import InputError
 from .._versions.nvr import repo_path
@@ -64,6 +64,9 @@ PUBLIC_KEY_ARMORED = "RPM-GPG-KEY-{reponame}"
 PUBLIC_KEY_BINARY = "{reponame}-archive-keyring.gpg"
 REPORT_HTML = "status_report.html"
 REPORT_JSON = "status_report.json"
+REPORT_CSV = "status_report.csv"
+# DLRN's status_report.csv header, byte for byte.
+REPORT_CSV_HEADER = "Project,Source Sha,Dist Sha,Extended Sha,Component,Status,Timestamp,Packages"
 # Scratch space inside repos/ (same file system, so renames are atomic).
 STAGING = ".staging"
 TRASH = ".trash"
@@ -103,9 +106,48 @@ class VersionRow:
 
 
 def render_versions_csv(rows: Iterable[VersionRow]) -> str:
-    """The whole versions.csv: DLRN's header then one row per package, by project name."""
-    lines = [VERSIONS_HEADER, *(row.render() for row in sorted(rows, key=lambda r: r.project))]
+    """The whole versions.csv: DLRN's header then one row per package, in the order given."""
+    lines = [VERSIONS_HEADER, *(row.render() for row in rows)]
     return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageInfo:
+    """What the package database says about a package that DLRN's files carry.
+
+    DLRN names a build by the package ``name`` (``python-foo``), not the
+    rdoinfo ``project`` (``foo``) the state DB keys on; its versions.csv
+    also carries the upstream and distgit URLs.
+    """
+
+    project: str
+    name: str
+    upstream: Optional[str] = None
+    distgit: Optional[str] = None
+    component: Optional[str] = None
+
+
+def package_infos(packages: Sequence[Mapping[str, Any]], where: str = "packages") -> Dict[str, PackageInfo]:
+    """``pkgdb_info``'s package list as PackageInfo by project, in the database's order."""
+    found: Dict[str, PackageInfo] = {}
+    for index, package in enumerate(packages):
+        if not isinstance(package, Mapping) or not isinstance(package.get("project"), str) or not package["project"]:
+            raise InputError(
+                f"{where}[{index}]: each package needs a 'project' string: pass pkgdb_info's 'packages' list unchanged"
+            )
+        name = package.get("name") or package["project"]
+        if not isinstance(name, str):
+            raise InputError(f"{where}[{index}] ({package['project']}): 'name' must be a string, got {name!r}")
+        # DLRN writes master-distgit even for branch builds; pkgdb_info's distgit is the release's.
+        distgit = package.get("master-distgit") or package.get("distgit")
+        found[package["project"]] = PackageInfo(
+            project=package["project"],
+            name=name,
+            upstream=package.get("upstream") or None,
+            distgit=distgit or None,
+            component=package.get("component") or None,
+        )
+    return found
 
 
 def _yaml_scalar(value: Any) -> str:

@@ -30,7 +30,7 @@ from .._statedb.db import CommitRecord, StateDB
 from .._statedb.schema import FAILED, RETRY, SUCCESS
 from . import debrepo, layout, rpmrepo
 from .atomic import exclusive_lock, fsync_path, fsync_tree, swap_symlink, write_bytes_atomic
-from .layout import DEB, FLAG_PUBLISHED, FLAG_PURGED, RPM, Layout, Verification, VersionRow
+from .layout import DEB, FLAG_PUBLISHED, FLAG_PURGED, RPM, Layout, PackageInfo, Verification, VersionRow
 from .report import write_report
 from .signing import Signer
 
@@ -54,6 +54,9 @@ class PublishOptions:
     package_format: str = "auto"
     report: bool = True
     lock_timeout: float = 600.0
+    # pkgdb_info's packages by project (layout.package_infos): DLRN's package
+    # names and URLs for the files, and the package set of the release.
+    packages: Optional[Dict[str, PackageInfo]] = None
 
     def layout(self) -> Layout:
         """The layout these options describe (baseurl defaults to ``file://<repos_dir>``)."""
@@ -129,6 +132,12 @@ class Publisher:
         self.options = options
         self.db = db
         self.layout = options.layout()
+        self.packages: Dict[str, PackageInfo] = dict(options.packages or {})
+
+    def package_name(self, project: str) -> str:
+        """DLRN's ``project_name``: the package database's ``name``, else the project."""
+        info = self.packages.get(project)
+        return info.name if info else project
 
     # -- entry point --------------------------------------------------------------------
 
@@ -163,7 +172,8 @@ class Publisher:
                 self._publish_failed(record, artifacts_dir, build_log, result)
             self._mark_published(record, result.consistent)
             if self.options.report:
-                result.report = str(write_report(self.db, self.layout, record.release))
+                names = {project: info.name for project, info in self.packages.items()}
+                result.report = str(write_report(self.db, self.layout, record.release, names))
         return result
 
     # -- steps ----------------------------------------------------------------------------
@@ -299,9 +309,9 @@ class Publisher:
             rows.append(self._other_row(other, latest.get(other.project, other)))
         listed = {row.project for row in rows}
         for project, build in sorted(latest.items()):
-            if project not in listed:  # never succeeded: DLRN lists its last processed build
+            if self.package_name(project) not in listed:  # never succeeded: DLRN lists its last processed build
                 rows.append(self._row(build, build.status, build.dt_build, ""))
-        (staged / "versions.csv").write_text(layout.render_versions_csv(rows), encoding="utf-8")
+        (staged / "versions.csv").write_text(layout.render_versions_csv(self._ordered(rows)), encoding="utf-8")
         rel = self.layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
         verification = self._verification(fmt, signer)
         if fmt == RPM:
@@ -315,7 +325,7 @@ class Publisher:
                 signer.detach_sign(staged / "repodata" / "repomd.xml")
             text = layout.render_repo_file(
                 repo_id=self.layout.repo_id(record.component),
-                name=f"{self.options.reponame}-{record.project}-{record.commit_hash}",
+                name=f"{self.options.reponame}-{self.package_name(record.project)}-{record.commit_hash}",
                 baseurl=self.layout.url(rel),
                 verification=verification,
             )
@@ -351,9 +361,9 @@ class Publisher:
             "type": fmt or (RPM if self.options.package_format != DEB else DEB),
             "dt_commit": record.dt_commit,
             "dt_distro": record.dt_distgit,
-            "dt_extended": None,
+            "dt_extended": 0,  # DLRN's rdoinfo driver: no extended commit
             "dt_build": record.dt_build,
-            "project_name": record.project,
+            "project_name": self.package_name(record.project),
             "repo_dir": None,
             "distgit_dir": None,
             "commit_hash": record.commit_hash,
@@ -363,7 +373,8 @@ class Publisher:
             "status": record.status,
             "component": record.component,
             "artifacts": artifacts or None,
-            "notes": record.notes,
+            # DLRN's build step says "OK" for a success without notes.
+            "notes": record.notes or ("OK" if record.status == SUCCESS else None),
             "flags": record.flags | FLAG_PUBLISHED,
             "versions_csv": None,
         }
@@ -389,14 +400,22 @@ class Publisher:
     def _same_scope(self, record: CommitRecord, other: CommitRecord) -> bool:
         if other.release != record.release:
             return False
+        if self.packages and other.project != record.project and other.project not in self.packages:
+            return False  # dropped from the package database: DLRN no longer ships it
         return not self.layout.use_components or other.component == record.component
 
     def _latest_finished(self, record: CommitRecord, history: List[CommitRecord]) -> Dict[str, CommitRecord]:
-        """Per package of the repository's scope, its newest finished build (DLRN's "last processed")."""
+        """Per package of the repository's scope, its newest finished build (DLRN's "last processed").
+
+        Only published builds count, as DLRN publishes each build right after
+        it: a build recorded but published later in the same run is not there yet.
+        """
         latest: Dict[str, CommitRecord] = {}
         for other in history:
             if other.status not in (SUCCESS, FAILED, RETRY) or not self._same_scope(record, other):
                 continue
+            if other.id != record.id and other.status != RETRY and not other.flags & FLAG_PUBLISHED:
+                continue  # RETRY is never published but DLRN counts it as processed
             build = record if other.id == record.id else other
             known = latest.get(build.project)
             if known is None or _newest_key(build) > _newest_key(known):
@@ -429,6 +448,11 @@ class Publisher:
         """DLRN's rule: consistent when the newest build of every package in scope succeeded."""
         latest = self._latest_finished(record, history)
         projects = {other.project for other in history if self._same_scope(record, other)}
+        projects.update(
+            info.project
+            for info in self.packages.values()
+            if not self.layout.use_components or info.component in (None, record.component)
+        )
         if set(latest) != projects:
             return False  # a package was never built: DLRN counts it as a failure
         for build in latest.values():
@@ -442,11 +466,14 @@ class Publisher:
 
     def _row(self, build: CommitRecord, status: str, last_success: Optional[int], nvr: str) -> VersionRow:
         project = self._projects().get(build.project)
+        info = self.packages.get(build.project)
+        upstream = (info and info.upstream) or (project and project.upstream) or "None"
+        distgit = (info and info.distgit) or (project and project.distgit) or "None"
         return VersionRow(
-            project=build.project,
-            upstream=(project.upstream if project and project.upstream else "None"),
+            project=self.package_name(build.project),
+            upstream=upstream,
             commit_hash=build.commit_hash,
-            distgit=(project.distgit if project and project.distgit else "None"),
+            distgit=distgit,
             distgit_hash=build.distgit_hash,
             status=status,
             last_success=last_success,
@@ -460,9 +487,16 @@ class Publisher:
         return self._row(record, SUCCESS, record.dt_build, nvr or (record.nvr or ""))
 
     def _other_row(self, other: CommitRecord, latest: CommitRecord) -> VersionRow:
-        names = os.listdir(self._final(other))
+        # Only the build's own files: its directory also links to other packages' source RPMs.
+        with os.scandir(self._final(other)) as entries:
+            names = sorted(entry.name for entry in entries if entry.is_file(follow_symlinks=False))
         nvr = rpmrepo.rpm_nvr_from_files(names) or (other.nvr or "")
         return self._row(other, latest.status, other.dt_build, nvr)
+
+    def _ordered(self, rows: List[VersionRow]) -> List[VersionRow]:
+        """DLRN's order: the package database's; by name without one."""
+        order = {info.name: index for index, info in enumerate(self.packages.values())}
+        return sorted(rows, key=lambda row: (order.get(row.project, len(order)), row.project))
 
     def _projects(self) -> Dict[str, Any]:
         if not hasattr(self, "_project_cache"):

@@ -1,4 +1,4 @@
-"""The status report: per package its newest build, as JSON and as a static HTML page.
+"""The status report: per package its newest build, as JSON, a static HTML page and DLRN's CSV.
 
 Both files live in ``repos/`` (DLRN keeps its report there too) and link
 to build logs and repositories by relative path, so the report works from
@@ -6,7 +6,8 @@ any web server or from disk.  The page carries its data as embedded JSON
 and renders, orders (failures first) and filters (the box, or
 ``?filter=`` in the URL) in the browser; without JavaScript it points to
 the JSON.  Content depends only on the state DB, so regenerating an
-unchanged report writes nothing.
+unchanged report writes nothing.  ``status_report.csv`` is DLRN's, column
+for column, for the tools that read it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,21 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Optional
 
 from .._statedb.db import StateDB, summarize
 from .atomic import write_text_atomic
-from .layout import BUILD_LOG, FLAG_PUBLISHED, REPORT_HTML, REPORT_JSON, Layout
+from .layout import (
+    BUILD_LOG,
+    FLAG_PUBLISHED,
+    REPORT_CSV,
+    REPORT_CSV_HEADER,
+    REPORT_HTML,
+    REPORT_JSON,
+    Layout,
+)
+
+_PACKAGE_SUFFIXES = (".rpm", ".deb", ".udeb", ".ddeb")
 
 # Failures first, then builds still in flight, then successes.
 STATUS_ORDER = {"FAILED": 0, "RETRY": 1, "BUILDING": 2, "QUEUED": 3, "SUCCESS": 4}
@@ -151,10 +162,38 @@ def render_html(data: Dict[str, Any]) -> str:
     )
 
 
-def write_report(db: StateDB, layout: Layout, release: str) -> Path:
-    """Regenerate ``status_report.json`` and ``status_report.html`` (only what changed is written)."""
+def render_csv(db: StateDB, layout: Layout, release: str, names: Optional[Mapping[str, str]] = None) -> str:
+    """DLRN's ``status_report.csv``: per package (by name) its newest build, packages as ``repos/…`` paths."""
+    names = names or {}
+    lines = [REPORT_CSV_HEADER]
+    records = db.last_builds(release=release)
+    for record in sorted(records, key=lambda r: names.get(r.project, r.project)):
+        rel = layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        packages = sorted(
+            f"repos/{rel}/{Path(path).name}" for path in record.artifacts if path.endswith(_PACKAGE_SUFFIXES)
+        )
+        fields = [
+            names.get(record.project, record.project),
+            record.commit_hash,
+            record.distgit_hash,
+            "None",
+            record.component or "None",
+            record.status,
+            str(record.dt_build) if record.dt_build is not None else "None",
+            "|".join(packages) if packages and record.status == "SUCCESS" else "None",
+        ]
+        lines.append(",".join(field.replace(",", " ") for field in fields))
+    return "\n".join(lines) + "\n"
+
+
+def write_report(db: StateDB, layout: Layout, release: str, names: Optional[Mapping[str, str]] = None) -> Path:
+    """Regenerate ``status_report.json``, ``.html`` and ``.csv`` (only what changed is written).
+
+    ``names`` maps projects to DLRN's package names for the CSV.
+    """
     data = report_data(db, layout, release)
     write_text_atomic(layout.repos_dir / REPORT_JSON, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(layout.repos_dir / REPORT_CSV, render_csv(db, layout, release, names))
     target = layout.repos_dir / REPORT_HTML
     write_text_atomic(target, render_html(data))
     return target
