@@ -204,7 +204,21 @@ def plan(
         "deploy": {"scenario": (manifest.get("deploy") or {}).get("scenario", "scenario001")},
         "tempest": _tempest_settings(manifest),
         "rebuilds": rebuilds,
+        "batches": batches(rebuilds),
     }
+
+
+def batches(rebuilds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rebuilds grouped by backend and settings: one package_build call each, its builds in parallel."""
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for rebuild in rebuilds:
+        key = (rebuild["backend"], rebuild["rpm_nodeps"], rebuild["rpm_dist"])
+        batch = grouped.setdefault(
+            key, {"backend": key[0], "rpm_nodeps": key[1], "rpm_dist": key[2], "jobs": [], "rebuilds": []}
+        )
+        batch["jobs"].append(rebuild["job"])
+        batch["rebuilds"].append(rebuild)
+    return list(grouped.values())
 
 
 def _tempest_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:

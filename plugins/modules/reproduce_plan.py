@@ -27,7 +27,7 @@ options:
     type: path
     required: true
   packages:
-    description: Projects to rebuild; by default every successful build in the tested repository.
+    description: Packages to rebuild, by their name in the run's C(versions.csv); by default every successful build there.
     type: list
     elements: str
     default: []
@@ -55,7 +55,7 @@ EXAMPLES = r"""
 - name: Plan the reproduction of a CI run
   distroforge.openstack.reproduce_plan:
     manifest: /srv/distroforge/runs/20261126T085136Z/manifest.json
-    packages: [keystone]
+    packages: [openstack-keystone]
   register: plan
 """
 
@@ -94,6 +94,13 @@ tempest:
       C(recorded) counts (C(total), C(passed), C(failed), C(skipped), C(flaky)).
   returned: always
   type: dict
+batches:
+  description:
+    - The rebuilds grouped by C(backend), C(rpm_nodeps) and C(rpm_dist), each with C(jobs) (one
+      M(distroforge.openstack.package_build) call, built in parallel) and its C(rebuilds) in job order.
+  returned: always
+  type: list
+  elements: dict
 rebuilds:
   description:
     - One per package - C(job) (for package_build), C(backend), C(rpm_nodeps), C(rpm_dist),

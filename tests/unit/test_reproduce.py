@@ -95,6 +95,10 @@ def test_plan_rebuilds_every_successful_package_from_its_recorded_commits(run):
     assert job["upstream"] == "file:///home/me/example/upstream/keystonemiddleware"
     assert result["rebuilds"][1]["backend"] == "dpkg"
     assert result["rebuilds"][1]["recorded"]["outputs"][0]["sha256"] == "1" * 64
+    # one package_build call for both: same backend and settings
+    assert [[job["project"] for job in batch["jobs"]] for batch in result["batches"]] == [
+        ["keystone", "keystonemiddleware"]
+    ]
     assert result["repos"] == str(repos)
     assert result["repo_base_url"] == "http://10.89.42.1:8088/repos"
     assert result["tempest"]["selection"]["include"] == ["^tempest\\.api\\.identity\\."]
