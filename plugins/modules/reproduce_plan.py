@@ -27,7 +27,7 @@ options:
     type: path
     required: true
   packages:
-    description: Packages to rebuild, by their name in the run's C(versions.csv); by default every successful build there.
+    description: Packages to rebuild, by their C(versions.csv) name; by default every successful build there.
     type: list
     elements: str
     default: []
