@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -64,6 +65,8 @@ def ours(n: int) -> dict[str, float]:
         f"distroforge_workdir={workdir}",
         "-e",
         "distroforge_release_tags=false",
+        "-e",
+        "distroforge_backend=rpmbuild",  # the inventory's default is dpkg; DLRN's workload has specs only
     ]
     phases = {}
     for phase in ("first", "nochange", "onechange"):
@@ -78,6 +81,10 @@ def ours(n: int) -> dict[str, float]:
         phases[phase] = time.perf_counter() - started
         if proc.returncode != 0:
             raise SystemExit(f"build.yml failed in phase {phase}:\n{proc.stdout[-3000:]}")
+        with sqlite3.connect(workdir / "state.db") as db:
+            bad = db.execute("SELECT project, status FROM commits WHERE status != 'SUCCESS'").fetchall()
+        if bad:  # a fast failure is no result
+            raise SystemExit(f"phase {phase}: builds did not succeed: {bad[:5]} (logs under {workdir}/results)")
     return phases
 
 

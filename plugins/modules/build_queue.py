@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Reads the commits waiting in the state DB for a release (C(QUEUED), and
     C(RETRY) within the retry budget), joins them with the package database
-    and assigns them round-robin to the builders.
+    and assigns them round-robin to the builders, wave by wave (see O(mirror_dir)).
   - Read-only, nothing is claimed; M(distroforge.openstack.build_record)
     claims and records each commit once its build is done, so an interrupted
     run leaves nothing stuck.

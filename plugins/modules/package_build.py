@@ -29,6 +29,17 @@ description:
     never stops the others.
   - The builder keeps no state; record the results in the state DB with
     M(distroforge.openstack.build_record) on the repo server.
+  - Jobs of a later wave build against the binary packages the earlier
+    waves made (and O(extra_packages)). C(sbuild) offers them through its
+    extra repository, C(dpkg) registers them in a private copy of the dpkg
+    database (build dependencies are checked against the builder's packages
+    plus these) and unpacks them under C(/build/deps/root) on C(PYTHONPATH),
+    C(rpmbuild) unpacks them the same way (on Debian builders rpm has no
+    database, so BuildRequires are not checked), C(mock) gets them as a local
+    repository in its configuration.
+  - With O(build_user), the module (run as root) hands the work directories
+    to that user and runs the whole build as it (as C(setpriv --reuid
+    --regid --init-groups) would); results, logs and buildinfo belong to it.
 author:
   - distroforge developers (@distroforge)
 options:
@@ -36,7 +47,8 @@ options:
     description:
       - Jobs to build, each with C(project), C(name), C(upstream), C(distgit),
         C(commit_hash), C(distgit_hash) and optionally C(commit_id) and C(wave)
-        (jobs of a wave start when the earlier waves on this builder are done).
+        (jobs of a wave start when the earlier waves on this builder are done,
+        and build against their packages).
     type: list
     elements: dict
     required: true
@@ -90,6 +102,22 @@ options:
     description: Keep the scratch build directory (for debugging).
     type: bool
     default: false
+  build_user:
+    description:
+      - Unprivileged user the builds run as (created by the builder_setup
+        role). Empty runs them as the connecting user.
+      - The module must run as root or as that user. It gives C(<workdir>/results),
+        C(<workdir>/scratch) (and a new O(mirror_dir)) to the user; git mirrors
+        owned by another user are read, not written.
+    type: str
+    default: ""
+  extra_packages:
+    description:
+      - Binary packages (C(.deb) or C(.rpm) paths on the builder) of the distro
+        to build against, e.g. earlier build waves made on other builders.
+    type: list
+    elements: path
+    default: []
 attributes:
   check_mode:
     support: full
@@ -115,6 +143,7 @@ EXAMPLES = r"""
     mirror_dir: /var/cache/distroforge/git
     retry_patterns:
       - 'Curl error \(\d+\)'
+    build_user: distroforge-build
   register: builds
 """
 
@@ -167,10 +196,11 @@ counts:
 
 import os
 
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import privs
 from ansible_collections.distroforge.openstack.plugins.module_utils._build.runner import (
     BuildJob,
     BuildSettings,
-    build_many,
+    build_as,
 )
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
@@ -201,19 +231,25 @@ def _work(module: DistroforgeModule) -> dict:
         rpm_nodeps=params["rpm_nodeps"],
         rpm_dist=params["rpm_dist"],
         keep_build_dir=params["keep_build_dir"],
+        extra_packages=tuple(params["extra_packages"]),
     )
     settings.validate()
+    if params["build_user"]:
+        privs.needs_switch(privs.lookup(params["build_user"]))  # fails early, also in check mode
     if module.check_mode or not jobs:
         return {"changed": bool(jobs), "results": [], "counts": {}, "would_build": [j.project for j in jobs]}
     waves = [int(item.get("wave") or 0) for item in params["jobs"]]
-    results = build_many(jobs, settings, parallel=params["parallel"] or os.cpu_count() or 1, waves=waves)
-    rows = []
+    rows = build_as(
+        params["build_user"] or None,
+        jobs,
+        settings,
+        parallel=params["parallel"] or os.cpu_count() or 1,
+        waves=waves,
+    )
     counts: dict = {}
-    for result in results:
-        row = result.as_dict()
+    for row in rows:
         row["builder"] = params["builder"]
-        rows.append(row)
-        counts[result.status] = counts.get(result.status, 0) + 1
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
     return {"changed": True, "results": rows, "counts": counts}
 
 
@@ -232,6 +268,8 @@ def main() -> None:
             "rpm_nodeps": {"type": "bool"},
             "rpm_dist": {"type": "str"},
             "keep_build_dir": {"type": "bool", "default": False},
+            "build_user": {"type": "str", "default": ""},
+            "extra_packages": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )

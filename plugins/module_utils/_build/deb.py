@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from email.utils import formatdate
 
 from .._common.errors import InputError
+from .._common.proc import run
 from .._versions import pbr
-from .sandbox import BUILD_ROOT, base_env, bwrap_argv
+from .sandbox import BUILD_ROOT, DEFAULT_PATH, base_env, bwrap_argv
 from .source import BuildInputs
 
 try:
@@ -30,6 +31,8 @@ else:
     _IMPORT_ERROR = None
 
 MAINTAINER = "distroforge <builder@distroforge.invalid>"
+HOST_DPKG_DB = "/var/lib/dpkg"
+DEPS = f"{BUILD_ROOT}/deps"  # the distro's own earlier packages, inside the sandbox
 
 
 @dataclass(frozen=True)
@@ -122,23 +125,85 @@ def _artifacts(directory: str, project: str, tool: str) -> list[str]:
     return sorted(set(debs + extra))
 
 
-def build(inputs: BuildInputs, info: DebianInfo) -> list[str]:
-    """dpkg-buildpackage on the builder's own packages, in the sandbox; return artifacts."""
+def _status_paragraph(deb: str) -> str:
+    """The package's control fields as an installed entry of a dpkg status file."""
+    fields = run(["dpkg-deb", "--field", deb], what=f"dpkg-deb --field {os.path.basename(deb)}").stdout.strip()
+    return f"{fields}\nStatus: install ok installed\n"
+
+
+def stage_against(inputs: BuildInputs, debs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Make the distro's earlier .debs part of the sandbox's system; return (dpkg options, env).
+
+    dpkg in bubblewrap builds with the builder's own packages (its ``/usr``),
+    which cannot be changed per build.  So the earlier waves' .debs are
+    added beside it: registered as installed in a private copy of the dpkg
+    database (``--admindir``), so build dependencies are checked against the
+    builder's packages plus these, and unpacked under ``/build/deps/root``
+    with their Python modules and programs on ``PYTHONPATH``/``PATH``.
+    """
+    if not debs:
+        return [], {}
+    deps = os.path.join(inputs.build_dir, "deps")
+    pkgs, admin, root = (os.path.join(deps, sub) for sub in ("pkgs", "dpkg", "root"))
+    for path in (pkgs, os.path.join(admin, "updates"), root):
+        os.makedirs(path, exist_ok=True)
+    ours = [_status_paragraph(deb) for deb in debs]
+    names = {para.split("\n", 1)[0] for para in ours}  # "Package: <name>"
+    with open(os.path.join(HOST_DPKG_DB, "status"), encoding="utf-8") as handle:
+        host = [p.strip("\n") for p in handle.read().split("\n\n") if p.strip()]
+    # ours replace the builder's own copy of a package (e.g. Debian's python3-keystoneclient)
+    status = [p + "\n" for p in host if p.split("\n", 1)[0] not in names] + ours
+    with open(os.path.join(admin, "status"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(status))
+    for name in ("arch",):
+        if os.path.exists(os.path.join(HOST_DPKG_DB, name)):
+            shutil.copy2(os.path.join(HOST_DPKG_DB, name), os.path.join(admin, name))
+    for deb in debs:
+        shutil.copy2(deb, os.path.join(pkgs, os.path.basename(deb)))
+    inputs.log.run(
+        bwrap_argv(
+            inputs.build_dir,
+            ["sh", "-c", f'for deb in {DEPS}/pkgs/*.deb; do dpkg-deb -x "$deb" {DEPS}/root || exit 1; done'],
+            env=base_env(inputs.source.version.commit_time),
+        ),
+        what="unpack the distro's earlier packages under /build/deps/root (no network)",
+    )
+    python = sorted(
+        glob.glob(os.path.join(root, "usr/lib/python3*/dist-packages"))
+        + glob.glob(os.path.join(root, "usr/lib/python3*/site-packages"))
+    )
+    env = {"PATH": f"{DEPS}/root/usr/bin:{DEFAULT_PATH}"}
+    if python:
+        env["PYTHONPATH"] = ":".join(DEPS + "/root/" + os.path.relpath(p, root) for p in python)
+    return [f"--admindir={DEPS}/dpkg"], env
+
+
+def build(inputs: BuildInputs, info: DebianInfo, *, against: list[str] | None = None) -> list[str]:
+    """dpkg-buildpackage on the builder's own packages (plus ``against``), in the sandbox; return artifacts."""
     deb_root, package_dir, env = _prepare(inputs, info)
+    dpkg_opts, deps_env = stage_against(inputs, against or [])
+    env = env | deps_env
     inside = f"{BUILD_ROOT}/deb/{package_dir}"
     log = inputs.log
-    log.run(bwrap_argv(inputs.build_dir, ["dpkg-checkbuilddeps"], env=env, cwd=inside), what="dpkg-checkbuilddeps")
-    buildpackage = ["dpkg-buildpackage", "-us", "-uc", "--build=full", "--no-pre-clean"]
+    log.run(
+        bwrap_argv(inputs.build_dir, ["dpkg-checkbuilddeps", *dpkg_opts], env=env, cwd=inside),
+        what="dpkg-checkbuilddeps",
+    )
+    buildpackage = ["dpkg-buildpackage", "-us", "-uc", "--build=full", "--no-pre-clean", *dpkg_opts]
     log.run(bwrap_argv(inputs.build_dir, buildpackage, env=env, cwd=inside), what="dpkg-buildpackage (no network)")
     return _artifacts(deb_root, inputs.project, "dpkg-buildpackage")
 
 
-def sbuild_build(inputs: BuildInputs, info: DebianInfo, chroot: str, *, dist: str = "bookworm") -> list[str]:
+def sbuild_build(
+    inputs: BuildInputs, info: DebianInfo, chroot: str, *, dist: str = "bookworm", against: list[str] | None = None
+) -> list[str]:
     """A clean-chroot build: source package in our sandbox, then sbuild in unshare mode.
 
     sbuild installs the build dependencies from the chroot's mirror (the
-    only network it uses) and builds without network at the fixed path
-    ``/build/<source>`` so two builds of a commit give the same bytes.
+    only network it uses) plus ``against`` (the distro's earlier packages,
+    offered through sbuild's temporary extra repository) and builds without
+    network at the fixed path ``/build/<source>`` so two builds of a commit
+    give the same bytes.
     """
     deb_root, package_dir, env = _prepare(inputs, info)
     log = inputs.log
@@ -165,6 +230,7 @@ def sbuild_build(inputs: BuildInputs, info: DebianInfo, chroot: str, *, dist: st
         "--nolog",
         f"--build-dir={out}",
         f"--build-path=/build/{info.source}",
+        *(f"--extra-package={deb}" for deb in against or []),
         dscs[0],
     ]
     log.run(argv, what="sbuild (clean chroot, unshare mode)", env=env | {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})

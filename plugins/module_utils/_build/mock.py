@@ -62,11 +62,18 @@ def _repo_section(repo: Mapping[str, str], index: int) -> str:
     return "\n".join(lines)
 
 
-def config(settings: MockSettings, source_date_epoch: int) -> str:
-    """The mock configuration file (Python syntax, as mock reads it)."""
+def config(settings: MockSettings, source_date_epoch: int, *, waves_repo: str | None = None) -> str:
+    """The mock configuration file (Python syntax, as mock reads it).
+
+    ``waves_repo`` is a local repository of the RPMs earlier build waves of
+    this run made: first in line, so a package builds against its distro's
+    fresh packages, not older ones from ``distro_repo_url`` or the OS.
+    """
     repos = [dict(r) for r in settings.repos]
     if settings.distro_repo_url:
         repos.insert(0, {"name": "distroforge", "baseurl": settings.distro_repo_url, "priority": "1"})
+    if waves_repo:
+        repos.insert(0, {"name": "distroforge-waves", "baseurl": f"file://{waves_repo}", "priority": "1"})
     sections = "\n\n".join(_repo_section(repo, i) for i, repo in enumerate(repos))
     macros = {f"%{name}": value for name, value in REPRODUCIBLE_MACROS.items() if name != "_topdir"}
     macros["%dist"] = f".{settings.dist}"
@@ -110,21 +117,36 @@ def require_mock() -> str:
     return path
 
 
-def write_config(build_dir: str, settings: MockSettings, source_date_epoch: int) -> str:
+def write_config(
+    build_dir: str, settings: MockSettings, source_date_epoch: int, *, waves_repo: str | None = None
+) -> str:
     """Write the configuration next to the build and return its path."""
     path = os.path.join(build_dir, "mock.cfg")
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(config(settings, source_date_epoch))
+        handle.write(config(settings, source_date_epoch, waves_repo=waves_repo))
     return path
 
 
-def build(inputs: BuildInputs, settings: MockSettings) -> list[str]:
-    """SRPM in our sandbox, then ``mock --rebuild``; return the artifact paths."""
+def waves_repo(inputs: BuildInputs, rpms: Sequence[str]) -> str | None:
+    """A repository (createrepo_c) of the earlier waves' RPMs in the build directory, or None."""
+    if not rpms:
+        return None
+    repo = os.path.join(inputs.build_dir, "deps", "repo")
+    os.makedirs(repo, exist_ok=True)
+    for path in rpms:
+        shutil.copy2(path, os.path.join(repo, os.path.basename(path)))
+    inputs.log.run(["createrepo_c", "--quiet", repo], what="createrepo_c over the earlier waves' RPMs")
+    return repo
+
+
+def build(inputs: BuildInputs, settings: MockSettings, *, against: Sequence[str] = ()) -> list[str]:
+    """SRPM in our sandbox, then ``mock --rebuild`` (with ``against`` as a repository); return the artifacts."""
     srpm = rpm.build_srpm(inputs, nodeps=True, dist=f".{settings.dist}")
     require_mock()
     resultdir = os.path.join(inputs.build_dir, "mock-result")
     os.makedirs(resultdir, exist_ok=True)
-    cfg = write_config(inputs.build_dir, settings, inputs.source.version.commit_time)
+    repo = waves_repo(inputs, against)
+    cfg = write_config(inputs.build_dir, settings, inputs.source.version.commit_time, waves_repo=repo)
     inputs.log.run(argv(cfg, resultdir, srpm), what="mock --rebuild (clean EL chroot, no network)")
     rpms = sorted(p for p in glob.glob(os.path.join(resultdir, "*.rpm")) if not p.endswith(".src.rpm"))
     if not rpms:

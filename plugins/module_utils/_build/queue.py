@@ -106,11 +106,17 @@ def plan(
                     "distgit": pkg.get("distgit") or pkg["master-distgit"],
                     "commit_hash": record.commit_hash,
                     "distgit_hash": record.distgit_hash,
-                    "builder": builders[len(jobs) % len(builders)],
                 }
             )
+    waves, cycle = _order(jobs, mirror_dir)
+    # round-robin inside each wave, so every wave spreads over all builders
+    position: dict[int, int] = {}
+    for job in jobs:
+        index = position.get(job["wave"], 0)
+        job["builder"] = builders[index % len(builders)]
+        position[job["wave"]] = index + 1
     assignment = {builder: [j for j in jobs if j["builder"] == builder] for builder in builders}
-    return {"jobs": jobs, "assignment": assignment, "skipped": skipped}
+    return {"jobs": jobs, "assignment": assignment, "skipped": skipped, "waves": waves, "cycle": cycle}
 
 
 def _relocate(path: str | None, result: Mapping[str, Any], results_dir: str | None) -> str | None:

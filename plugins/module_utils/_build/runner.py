@@ -19,12 +19,12 @@ import time
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .._common.errors import DistroforgeError, InputError
 from .._sources import git as srcgit
-from . import deb, mock, rpm, sbuild
+from . import deb, mock, privs, rpm, sbuild
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
 from .sandbox import base_env
@@ -69,6 +69,9 @@ class BuildSettings:
     mock: mock.MockSettings = field(default_factory=mock.MockSettings)
     sbuild_chroot: sbuild.ChrootSpec = field(default_factory=sbuild.ChrootSpec)
     sbuild_cache: str | None = None  # default: <workdir>/sbuild-chroots
+    # Binary packages (.deb/.rpm) of the distro to build against: earlier
+    # build waves, from this builder or (copied here) from the others.
+    extra_packages: Sequence[str] = ()
 
     def validate(self) -> None:
         """Raise InputError naming the bad setting."""
@@ -78,6 +81,20 @@ class BuildSettings:
             raise InputError("timeout: must be a positive number of seconds")
         if self.max_retries < 0:
             raise InputError("max_retries: must be 0 or more")
+        for index, path in enumerate(self.extra_packages):
+            if not is_binary_package(path):
+                raise InputError(f"extra_packages[{index}]: '{path}' is not a binary .deb or .rpm")
+            if not os.path.isfile(path):
+                raise InputError(f"extra_packages[{index}]: '{path}' does not exist on this builder")
+
+    def packages_for(self, suffix: str) -> list[str]:
+        """The extra packages of one kind (``.deb`` or ``.rpm``), sorted by file name."""
+        return sorted((p for p in self.extra_packages if p.endswith(suffix)), key=os.path.basename)
+
+
+def is_binary_package(path: str) -> bool:
+    """A .deb or a binary (not source) .rpm."""
+    return path.endswith(".deb") or (path.endswith(".rpm") and not path.endswith(".src.rpm"))
 
 
 @dataclass
@@ -140,8 +157,13 @@ def _rpm_has_db() -> bool:
     return bool(out.strip())
 
 
-def _export(mirror: str, commit: str, dest: str) -> None:
-    """The files of ``commit`` (no history), as a plain directory."""
+def _export(mirror: str, commit: str, dest: str, where: str = "") -> None:
+    """The files of ``commit`` (no history), as a plain directory.
+
+    A symlink out of the tree is refused: the engine reads and edits
+    packaging files (debian/changelog), and must not follow one to a file
+    of the builder.
+    """
     os.makedirs(dest, exist_ok=True)
     with subprocess.Popen(
         ["git", "--git-dir", mirror, "archive", "--format=tar", commit],
@@ -153,6 +175,16 @@ def _export(mirror: str, commit: str, dest: str) -> None:
     if archive.returncode != 0 or untar.returncode != 0:
         detail = (archive_err or untar.stderr.decode(errors="replace")).strip().splitlines()[-1:] or ["?"]
         raise InputError(f"git archive {commit} of {mirror} failed: {detail[0]}")
+    top = os.path.realpath(dest)
+    for root, dirs, files in os.walk(dest):
+        for name in [*dirs, *files]:
+            path = os.path.join(root, name)
+            if os.path.islink(path) and os.path.commonpath([top, os.path.realpath(path)]) != top:
+                rel = os.path.relpath(path, dest)
+                raise InputError(
+                    f"{where or mirror}: distgit file '{rel}' is a symlink to '{os.readlink(path)}', outside "
+                    "the distgit; packaging must be self-contained (commit the file instead)"
+                )
 
 
 def _distgit_files(distgit_dir: str) -> dict[str, str]:
@@ -170,7 +202,7 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     upstream_mirror = srcgit.ensure_commit(settings.mirror_dir, job.upstream, job.commit_hash)
     distgit_mirror = srcgit.ensure_commit(settings.mirror_dir, job.distgit, job.distgit_hash)
     distgit_dir = os.path.join(scratch, "distgit")
-    _export(distgit_mirror, job.distgit_hash, distgit_dir)
+    _export(distgit_mirror, job.distgit_hash, distgit_dir, job.project)
     extra: dict[str, Any] = {"distgit_files": _distgit_files(distgit_dir)}
     info = None
     epoch = None
@@ -182,22 +214,26 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     source = make_source(upstream_mirror, job.commit_hash, scratch, log, epoch=epoch, project=job.project)
     extra["source_tarball"] = {"name": os.path.basename(source.tarball), "sha256": source.sha256}
     inputs = BuildInputs(scratch, distgit_dir, source, log, job.project, job.distgit_hash)
+    against = settings.packages_for(".deb" if settings.backend in ("dpkg", "sbuild") else ".rpm")
+    extra["build_against"] = [{"name": os.path.basename(p), "sha256": sha256_file(p)} for p in against]
+    if against:
+        log.write("==> building against the distro's own packages: " + ", ".join(os.path.basename(p) for p in against))
     if settings.backend == "dpkg":
-        artifacts = deb.build(inputs, info)
+        artifacts = deb.build(inputs, info, against=against)
         extra["nvr"] = f"{info.source}_{source.version.deb_version}"
     elif settings.backend == "sbuild":
         cache = settings.sbuild_cache or os.path.join(settings.workdir, "sbuild-chroots")
         chroot = sbuild.ensure_chroot(cache, settings.sbuild_chroot)
         extra["sbuild_chroot"] = os.path.basename(chroot)
-        artifacts = deb.sbuild_build(inputs, info, chroot, dist=settings.sbuild_chroot.suite)
+        artifacts = deb.sbuild_build(inputs, info, chroot, dist=settings.sbuild_chroot.suite, against=against)
         extra["nvr"] = f"{info.source}_{source.version.deb_version}"
     elif settings.backend == "mock":
-        artifacts = mock.build(inputs, settings.mock)
+        artifacts = mock.build(inputs, settings.mock, against=against)
         extra["nvr"] = os.path.basename(artifacts[0]).removesuffix(".src.rpm")
     else:
         nodeps = settings.rpm_nodeps if settings.rpm_nodeps is not None else not _rpm_has_db()
         extra["rpm_nodeps"] = nodeps
-        artifacts = rpm.build(inputs, nodeps=nodeps, dist=settings.rpm_dist)
+        artifacts = rpm.build(inputs, nodeps=nodeps, dist=settings.rpm_dist, against=against)
         srpm = os.path.basename(artifacts[0]).removesuffix(".src.rpm")
         extra["nvr"] = srpm
     return artifacts, source.version, extra
@@ -295,7 +331,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
                 "distgit": job.distgit,
                 "commit_hash": job.commit_hash,
                 "distgit_hash": job.distgit_hash,
-                **{k: v for k, v in extra.items() if k in ("source_tarball", "distgit_files")},
+                **{k: v for k, v in extra.items() if k in ("source_tarball", "distgit_files", "build_against")},
             },
             "version": version.as_dict(),
             "nvr": extra["nvr"],
@@ -351,15 +387,52 @@ def build_many(
     """Build ``jobs`` with ``parallel`` builds at a time, wave after wave; results in job order.
 
     ``waves`` gives each job's build wave (see build_queue): a wave starts
-    when the one before it is done.
+    when the one before it is done, and builds against the binary packages
+    the earlier waves made (on top of ``settings.extra_packages``).
     """
     settings.validate()
     compile_patterns(settings.retry_patterns)  # a bad pattern fails before any build
     order = list(waves) if waves is not None else [0] * len(jobs)
     results: dict[int, BuildResult] = {}
+    against = list(settings.extra_packages)
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         for wave in sorted(set(order)):
+            wave_settings = replace(settings, extra_packages=tuple(against))
             indexes = [i for i, w in enumerate(order) if w == wave]
-            for index, result in zip(indexes, pool.map(lambda i: build_one(jobs[i], settings), indexes), strict=True):
+            built = pool.map(build_one, [jobs[i] for i in indexes], [wave_settings] * len(indexes))
+            for index, result in zip(indexes, built, strict=True):
                 results[index] = result
+                if result.status == SUCCESS:
+                    against += [a for a in result.artifacts if is_binary_package(a)]
     return [results[i] for i in range(len(jobs))]
+
+
+def build_as(
+    user_name: str | None,
+    jobs: Sequence[BuildJob],
+    settings: BuildSettings,
+    parallel: int = 1,
+    waves: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`build_many` as the build user ``user_name`` (None: as this process); results as dicts.
+
+    Run as root, this gives the directories the engine writes to (results,
+    scratch, the sbuild chroot cache, a mirror directory not made yet) to
+    the user, then builds in a child process that is that user for good.
+    """
+
+    def build() -> list[dict[str, Any]]:
+        return [result.as_dict() for result in build_many(jobs, settings, parallel=parallel, waves=waves)]
+
+    user = privs.lookup(user_name) if user_name else None
+    if user is None or not privs.needs_switch(user):
+        return build()
+    settings.validate()
+    owned = [os.path.join(settings.workdir, "results"), os.path.join(settings.workdir, "scratch")]
+    if settings.backend == "sbuild" and settings.sbuild_cache is None:
+        owned.append(os.path.join(settings.workdir, "sbuild-chroots"))
+    if not os.path.exists(settings.mirror_dir):
+        owned.append(settings.mirror_dir)
+    privs.hand_over(user, owned)
+    env = privs.git_config(os.path.join(settings.workdir, "scratch", "gitconfig"))
+    return privs.run_as(user, build, cwd=settings.workdir, env=env)

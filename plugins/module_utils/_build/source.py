@@ -135,6 +135,21 @@ def _normalise_tarball(raw: str, dest: str, top_dir: str, mtime: int) -> None:
     os.replace(tmp, dest)
 
 
+def sdist_version(path: str) -> str:
+    """The ``Version:`` of the sdist's top-level PKG-INFO (what ``setup.py --version`` prints)."""
+    with tarfile.open(path) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                handle = tar.extractfile(member)
+                text = handle.read().decode("utf-8", errors="replace") if handle else ""
+                for line in text.splitlines():
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
+                    if not line.strip():  # end of the headers
+                        break
+    return ""
+
+
 def _sandboxed(build_dir: str, log: BuildLog, argv: list[str], env: dict[str, str], what: str) -> None:
     log.run(bwrap_argv(build_dir, argv, env=env, cwd=f"{BUILD_ROOT}/src"), what=what)
 
@@ -152,7 +167,8 @@ def make_source(
 
     Only Python projects (setup.py) are supported, as with DLRN's default
     driver; the version comes from pbr's rules for pbr projects (computed
-    from git, no code run) and from ``setup.py --version`` otherwise.
+    from git, no code run) and from the sdist's PKG-INFO otherwise (what
+    ``setup.py --version`` says, without running setup.py a second time).
     """
     where = project or mirror
     src = os.path.join(build_dir, "src")
@@ -163,23 +179,14 @@ def make_source(
     commit_hash, commit_time = run(
         ["git", "-C", src, "log", "-1", "--format=%H %ct", commit], what="git log"
     ).stdout.split()
+    sdist_dir = os.path.join(build_dir, "sdist")
     if is_pbr(src):
-        version = pbr.package_version(src, commit_hash, epoch=epoch)
+        version: pbr.PackageVersion | None = pbr.package_version(src, commit_hash, epoch=epoch)
+        # pbr must not second-guess the version we computed from the same git history.
+        env = base_env(version.commit_time, {"PBR_VERSION": version.upstream_version})
     else:
-        _sandboxed(
-            build_dir,
-            log,
-            ["sh", "-c", "python3 setup.py --version 2>/dev/null | tail -n1 > /build/version.txt"],
-            base_env(int(commit_time)),
-            "python3 setup.py --version (no network)",
-        )
-        with open(os.path.join(build_dir, "version.txt"), encoding="utf-8") as handle:
-            stated = handle.read().strip()
-        if not stated:
-            raise InputError(f"{where}: setup.py --version printed nothing; fix setup.py")
-        version = static_version(commit_hash, int(commit_time), stated, epoch)
-    # pbr must not second-guess the version we computed from the same git history.
-    env = base_env(version.commit_time, {"PBR_VERSION": version.upstream_version})
+        version = None  # setup.py states it: read from the sdist's PKG-INFO, no second setup.py run
+        env = base_env(int(commit_time))
     _sandboxed(
         build_dir,
         log,
@@ -187,7 +194,14 @@ def make_source(
         env,
         "python3 setup.py sdist (no network)",
     )
-    made = sorted(os.listdir(os.path.join(build_dir, "sdist")))
+    made = sorted(os.listdir(sdist_dir)) if os.path.isdir(sdist_dir) else []
+    if version is None:
+        if len(made) != 1 or not made[0].endswith(".tar.gz"):
+            raise InputError(f"{where}: sdist made {made}, expected one <name>-<version>.tar.gz")
+        stated = sdist_version(os.path.join(sdist_dir, made[0]))
+        if not stated:
+            raise InputError(f"{where}: the sdist's PKG-INFO has no Version; fix setup.py")
+        version = static_version(commit_hash, int(commit_time), stated, epoch)
     suffix = f"-{version.upstream_version}.tar.gz"
     if len(made) != 1 or not made[0].endswith(suffix):
         raise InputError(f"{where}: sdist made {made}, expected one <name>{suffix}")
@@ -196,7 +210,7 @@ def make_source(
     os.makedirs(sources, exist_ok=True)
     tarball = os.path.join(sources, made[0])
     _normalise_tarball(
-        os.path.join(build_dir, "sdist", made[0]), tarball, f"{name}-{version.upstream_version}", version.commit_time
+        os.path.join(sdist_dir, made[0]), tarball, f"{name}-{version.upstream_version}", version.commit_time
     )
     digest = sha256_file(tarball)
     log.write(f"source tarball {made[0]} sha256 {digest}")
