@@ -15,6 +15,7 @@ thin wrappers around these functions.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -167,10 +168,14 @@ def plan(
     packages: Sequence[str] = (),
     repos: str | None = None,
     rewrites: Mapping[str, str] | None = None,
+    download_dir: str | None = None,
 ) -> dict[str, Any]:
     """Everything reproduce.yml needs from a manifest: rebuild jobs and the test settings."""
     manifest = load_manifest(manifest_path)
-    rows = select_rows(package_rows(manifest, manifest_path), packages, manifest_path)
+    all_rows = package_rows(manifest, manifest_path)
+    rows = select_rows(all_rows, packages, manifest_path)
+    # Where a build's earlier-wave packages may be: the tested repo, then every build directory.
+    package_dirs = [str(manifest["repo_path"])] + [row["build_dir"] for row in all_rows]
     if repos is None:
         local = manifest.get("repos_dir")
         repos = (
@@ -188,6 +193,10 @@ def plan(
                 "backend": info["backend"],
                 "rpm_nodeps": settings.get("rpm_nodeps"),
                 "rpm_dist": settings.get("rpm_dist"),
+                "extra_packages": [
+                    find_package(item, info["project"], repos, package_dirs, download_dir)
+                    for item in info["inputs"].get("build_against") or []
+                ],
                 "nvr": info.get("nvr", row["nvr"]),
                 "build_dir": row["build_dir"],
                 "recorded": {"outputs": info["outputs"], "toolchain": info.get("toolchain", {})},
@@ -208,13 +217,79 @@ def plan(
     }
 
 
+def find_package(
+    item: Mapping[str, str], project: str, repos: str, dirs: Sequence[str], download_dir: str | None
+) -> str:
+    """A local path of the package ``item`` (``{name, sha256}``) a build was made against.
+
+    Searched in ``dirs`` under ``repos`` (a directory, or a URL whose copy goes
+    to ``download_dir``); only a file with the recorded sha256 will do.
+    """
+    name, digest = item["name"], item["sha256"]
+    seen_other = False
+    for directory in dict.fromkeys(dirs):
+        if repos.startswith(("http://", "https://")):
+            data = _fetch_optional(f"{repos.rstrip('/')}/{directory}/{name}")
+            if data is None:
+                continue
+            if hashlib.sha256(data).hexdigest() != digest:
+                seen_other = True
+                continue
+            if not download_dir:
+                raise InputError(f"{name}: {project} was built against it; give download_dir to fetch it from {repos}")
+            os.makedirs(download_dir, exist_ok=True)
+            path = os.path.join(download_dir, name)
+            with open(path, "wb") as handle:
+                handle.write(data)
+            return path
+        path = os.path.join(repos, directory, name)
+        if os.path.isfile(path):
+            if _sha256(path) == digest:
+                return path
+            seen_other = True
+    state = "only with another sha256" if seen_other else "nowhere"
+    raise InputError(
+        f"{name} (sha256 {digest[:12]}...), which {project} was built against, is {state} in the run's build"
+        f" directories under {repos}; the rebuild cannot use the same inputs"
+    )
+
+
+def _fetch_optional(url: str) -> bytes | None:
+    """The body at ``url``, or None when it is not there (404)."""
+    try:
+        with open_url(url, timeout=FETCH_TIMEOUT) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise InputError(f"{url}: HTTP {exc.code}; {REPOS_HINT}") from None
+    except (urllib.error.URLError, OSError, ValueError, UrlConnectionError, SSLValidationError) as exc:
+        raise InputError(f"{url}: cannot fetch ({exc}); {REPOS_HINT}") from None
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def batches(rebuilds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rebuilds grouped by backend and settings: one package_build call each, its builds in parallel."""
     grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
     for rebuild in rebuilds:
-        key = (rebuild["backend"], rebuild["rpm_nodeps"], rebuild["rpm_dist"])
+        key = (rebuild["backend"], rebuild["rpm_nodeps"], rebuild["rpm_dist"], tuple(rebuild["extra_packages"]))
         batch = grouped.setdefault(
-            key, {"backend": key[0], "rpm_nodeps": key[1], "rpm_dist": key[2], "jobs": [], "rebuilds": []}
+            key,
+            {
+                "backend": key[0],
+                "rpm_nodeps": key[1],
+                "rpm_dist": key[2],
+                "extra_packages": list(key[3]),
+                "jobs": [],
+                "rebuilds": [],
+            },
         )
         batch["jobs"].append(rebuild["job"])
         batch["rebuilds"].append(rebuild)

@@ -36,6 +36,11 @@ options:
       - The C(repos/) directory or its http(s) URL to read C(buildinfo.json) from.
       - By default the run's C(repos_dir) when it exists here, else the base of its C(repo_url).
     type: str
+  download_dir:
+    description:
+      - Where packages a build was made against (its C(buildinfo.json) C(build_against), earlier build
+        waves) are saved when O(repos) is a URL; local C(repos/) are used in place.
+    type: path
   url_rewrites:
     description:
       - 'Prefix replacements for upstream and distgit URLs that moved since the run, for example
@@ -45,7 +50,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads only, so it runs in check mode too.
+    description: Reads only (apart from O(download_dir)), so it runs in check mode too.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -96,14 +101,15 @@ tempest:
   type: dict
 batches:
   description:
-    - The rebuilds grouped by C(backend), C(rpm_nodeps) and C(rpm_dist), each with C(jobs) (one
+    - The rebuilds grouped by C(backend), C(rpm_nodeps), C(rpm_dist) and C(extra_packages), each with C(jobs) (one
       M(distroforge.openstack.package_build) call, built in parallel) and its C(rebuilds) in job order.
   returned: always
   type: list
   elements: dict
 rebuilds:
   description:
-    - One per package - C(job) (for package_build), C(backend), C(rpm_nodeps), C(rpm_dist),
+    - One per package - C(job) (for package_build), C(backend), C(rpm_nodeps), C(rpm_dist), C(extra_packages)
+      (local paths of the packages it was built against),
       C(nvr), C(build_dir) and C(recorded) (C(outputs) with sha256, C(toolchain)).
   returned: always
   type: list
@@ -121,6 +127,7 @@ def _work(module: DistroforgeModule) -> dict:
         packages=params["packages"],
         repos=params["repos"],
         rewrites=params["url_rewrites"],
+        download_dir=params["download_dir"],
     )
     return {"changed": False, **result}
 
@@ -132,6 +139,7 @@ def main() -> None:
             "packages": {"type": "list", "elements": "str", "default": []},
             "repos": {"type": "str"},
             "url_rewrites": {"type": "dict", "default": {}},
+            "download_dir": {"type": "path"},
         },
         supports_check_mode=True,
     )

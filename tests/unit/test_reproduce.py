@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import threading
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +200,40 @@ def test_a_changed_missing_or_extra_package_is_not_identical():
 
 def test_nothing_recorded_is_never_identical():
     assert compare(outputs(a_deb="1"), {"outputs": []})["identical"] is False
+
+
+def test_a_later_wave_is_rebuilt_against_the_recorded_earlier_wave_package(run):
+    path, _manifest, repos = run
+    deb = b"the keystonemiddleware .deb keystone was built against"
+    ksm_dir = repos / "36" / "1f" / f"{KSM[0]}_{KSM[1][:8]}"
+    (ksm_dir / "python3-ksm_1_all.deb").write_bytes(deb)
+    ks_info = repos / "3d" / "b1" / f"{KS[0]}_{KS[1][:8]}" / "buildinfo.json"
+    info = json.loads(ks_info.read_text())
+    info["inputs"]["build_against"] = [{"name": "python3-ksm_1_all.deb", "sha256": hashlib.sha256(deb).hexdigest()}]
+    ks_info.write_text(json.dumps(info))
+    result = plan(str(path))
+    assert result["rebuilds"][0]["extra_packages"] == [str(ksm_dir / "python3-ksm_1_all.deb")]
+    assert result["rebuilds"][1]["extra_packages"] == []
+    # different inputs, different package_build calls
+    assert [[job["project"] for job in batch["jobs"]] for batch in result["batches"]] == [
+        ["keystone"],
+        ["keystonemiddleware"],
+    ]
+
+    # Over HTTP the package is fetched into download_dir.
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(repos.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/repos"
+        fetched = plan(str(path), packages=["keystone"], repos=url, download_dir=str(path.parent / "against"))
+    finally:
+        server.shutdown()
+    assert Path(fetched["rebuilds"][0]["extra_packages"][0]).read_bytes() == deb
+
+    # A package with another sha256 is not the input the build had.
+    (ksm_dir / "python3-ksm_1_all.deb").write_bytes(b"rebuilt later, different")
+    with pytest.raises(
+        InputError, match=r"python3-ksm_1_all.deb \(sha256 .*\), which keystone was built against, is only with"
+    ):
+        plan(str(path), packages=["keystone"])
