@@ -50,6 +50,15 @@ options:
     type: list
     elements: str
     default: []
+  ca_certificates:
+    description:
+      - PEM CA certificate files on the controller that the image trusts besides Debian's
+        (copied to C(/usr/local/share/ca-certificates/distroforge/), then C(update-ca-certificates)),
+        e.g. the CA of a TLS-intercepting proxy between the nodes and PyPI.
+      - Their content is part of the image's inputs.
+    type: list
+    elements: path
+    default: []
   cache_dir:
     description: Directory for temporary root filesystems.
     type: path
@@ -107,6 +116,7 @@ def _work(module: DistroforgeModule) -> dict:
         variant=params["variant"],
         packages=tuple(params["packages"]),
         components=tuple(params["components"]),
+        ca_certificates=tuple(params["ca_certificates"]),
     )
     spec.validate(f"node image '{params['name']}'")
     return podman_image.build(spec, params["cache_dir"], timeout=params["timeout"], check_mode=module.check_mode)
@@ -122,6 +132,7 @@ def main() -> None:
             "variant": {"type": "str", "default": "minbase"},
             "components": {"type": "list", "elements": "str", "default": ["main"]},
             "packages": {"type": "list", "elements": "str", "default": []},
+            "ca_certificates": {"type": "list", "elements": "path", "default": []},
             "cache_dir": {"type": "path", "default": "/var/cache/distroforge/images"},
             "timeout": {"type": "int", "default": 900},
         },

@@ -66,3 +66,32 @@ def test_failed_build_leaves_nothing_behind(monkeypatch, tmp_path):
         podman_image.build(ImageSpec(name="n"), str(tmp_path))
     assert calls == ["mmdebstrap"]
     assert list(tmp_path.iterdir()) == []
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+
+def test_ca_certificates_shape_the_image_by_content(tmp_path):
+    one, same, other = tmp_path / "proxy.crt", tmp_path / "copy.pem", tmp_path / "other.crt"
+    one.write_text(PEM)
+    same.write_text(PEM)
+    other.write_text(PEM.replace("fake", "else"))
+    plain = ImageSpec(name="n")
+    with_ca = ImageSpec(name="n", ca_certificates=(str(one),))
+    assert with_ca.reference != plain.reference
+    assert ImageSpec(name="n", ca_certificates=(str(same),)).reference == with_ca.reference  # content, not path
+    assert ImageSpec(name="n", ca_certificates=(str(other),)).reference != with_ca.reference
+    argv = podman_image.mmdebstrap_argv(ImageSpec(name="n", ca_certificates=(str(same),)), "/tmp/x.tar")
+    assert f"--customize-hook=copy-in {same} /usr/local/share/ca-certificates/distroforge/" in argv
+    # .pem is not read by update-ca-certificates: installed as .crt
+    assert any(a.endswith('distroforge/00-copy.crt"') for a in argv)
+    assert argv[-4] == '--customize-hook=chroot "$1" update-ca-certificates --fresh'
+    assert argv[-3:] == ["bookworm", "/tmp/x.tar", "http://deb.debian.org/debian"]
+
+
+def test_bad_ca_certificates_are_named(tmp_path):
+    (tmp_path / "key.crt").write_text("not a certificate\n")
+    with pytest.raises(InputError, match=r"where.ca_certificates: .*key.crt holds no PEM certificate"):
+        ImageSpec(name="n", ca_certificates=(str(tmp_path / "key.crt"),)).validate("where")
+    with pytest.raises(InputError, match=r"where.ca_certificates: /nope.crt is not a file"):
+        ImageSpec(name="n", ca_certificates=("/nope.crt",)).validate("where")

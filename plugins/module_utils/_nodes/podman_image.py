@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,8 @@ class ImageSpec:
     variant: str = "minbase"
     packages: Sequence[str] = field(default_factory=tuple)
     components: Sequence[str] = ("main",)
+    # PEM files (on the controller) the nodes trust besides Debian's CAs.
+    ca_certificates: Sequence[str] = field(default_factory=tuple)
 
     def validate(self, where: str) -> None:
         """Raise InputError naming ``where`` and the bad field."""
@@ -59,6 +62,12 @@ class ImageSpec:
             raise InputError(f"{where}.variant: '{self.variant}' is not an mmdebstrap variant (use minbase)")
         if not self.suite:
             raise InputError(f"{where}.suite: must name a Debian suite such as bookworm")
+        for path in self.ca_certificates:
+            if not os.path.isfile(path):
+                raise InputError(f"{where}.ca_certificates: {path} is not a file; give PEM CA certificates")
+            with open(path, "rb") as handle:
+                if b"-----BEGIN CERTIFICATE-----" not in handle.read():
+                    raise InputError(f"{where}.ca_certificates: {path} holds no PEM certificate")
 
     def inputs_hash(self) -> str:
         """Hash of everything that shapes the rootfs."""
@@ -66,6 +75,8 @@ class ImageSpec:
         data.pop("name")
         data["packages"] = sorted(set(self.packages))
         data["components"] = list(self.components)
+        # the certificates' content, not their paths, shapes the image
+        data["ca_certificates"] = sorted(_file_sha256(path) for path in self.ca_certificates)
         data["recipe"] = RECIPE_VERSION
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -74,6 +85,11 @@ class ImageSpec:
     def reference(self) -> str:
         """The local image reference ``localhost/distroforge/<name>:<hash12>``."""
         return f"localhost/distroforge/{self.name}:{self.inputs_hash()[:12]}"
+
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def image_exists(reference: str) -> bool:
@@ -95,6 +111,18 @@ def mmdebstrap_argv(spec: ImageSpec, target: str) -> list[str]:
     packages = sorted(set(spec.packages))
     if packages:
         argv.append(f"--include={','.join(packages)}")
+    if spec.ca_certificates:
+        # update-ca-certificates only reads *.crt; the names keep their order stable.
+        argv.append('--customize-hook=mkdir -p "$1/usr/local/share/ca-certificates/distroforge"')
+        for index, path in enumerate(sorted(spec.ca_certificates)):
+            argv.append(f"--customize-hook=copy-in {shlex.quote(path)} /usr/local/share/ca-certificates/distroforge/")
+            name = os.path.basename(path)
+            installed = f"{index:02d}-{os.path.splitext(name)[0]}.crt"
+            argv.append(
+                '--customize-hook=mv "$1/usr/local/share/ca-certificates/distroforge/'
+                f'{name}" "$1/usr/local/share/ca-certificates/distroforge/{installed}"'
+            )
+        argv.append('--customize-hook=chroot "$1" update-ca-certificates --fresh')
     argv += [spec.suite, target, spec.mirror]
     return argv
 
