@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
+import zlib
 
 import pytest
 import subunit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.results import build_report
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest import results
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.outputs import _json_durations
+from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.results import build_report, duration_texts
 from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.subunit_parse import (
     fold,
     fold_events,
@@ -77,6 +81,15 @@ def test_same_events_as_python_subunit_on_any_valid_stream(packets):
     assert corruption == []
     assert rounded(ours) == rounded(fold_events((None, *event) for event in theirs))
     assert_writers_match_references(build_report([("random", data)]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | st.floats(0, 2**32) | st.integers(0, 2**32).map(lambda n: n / 2000), max_size=20))
+def test_json_durations_are_what_json_writes(durations):
+    """JSON durations made from the shared ``%.3f`` texts equal ``json.dumps(round(x, 3))`` (halfway cases too)."""
+    tests = [results.TestResult("a.B.test", "a.B", "test", (), "passed", duration, 1, ()) for duration in durations]
+    expected = ["null" if d is None else json.dumps(round(d, 3)) for d in durations]
+    assert _json_durations(tests, duration_texts(tests)) == expected
 
 
 def rounded(folded: tuple) -> tuple:
@@ -178,3 +191,53 @@ def test_truncation_keeps_every_whole_packet(real, keep):
     else:
         start = max(s for s in starts if s < keep)
         assert [(bad.offset, bad.length) for bad in corruption] == [(start, keep - start)]
+
+
+def short_packet(status: int, test_id: bytes, nanoseconds: bytes | None = b"\xc0\x00\x00\x07") -> bytes:
+    """One CRC-valid packet under 64 bytes: a test id, with a timestamp unless ``nanoseconds`` is None."""
+    body = b"" if nanoseconds is None else (1_700_000_000).to_bytes(4, "big") + nanoseconds
+    body += bytes([len(test_id)]) + test_id
+    flags = 0x2000 | 0x0800 | 0x0100 | (0 if nanoseconds is None else 0x0200) | status
+    packet = b"\xb3" + flags.to_bytes(2, "big") + bytes([4 + len(body) + 4]) + body
+    return packet + zlib.crc32(packet).to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(
+    ("packet", "reason"),
+    [
+        (short_packet(3, b"a.B.test_\x00nul"), "string contains a NUL byte"),
+        (short_packet(3, b"a.B.test_\xff"), "string is not UTF-8"),
+        (short_packet(1, b"a.B.test_\x00listed", None), "string contains a NUL byte"),
+        (short_packet(3, "a.B.test_é".encode()), None),  # valid, but not ASCII
+        (short_packet(2, b"a.B.test_ns", b"\x05"), None),  # nanoseconds in their 1-byte form
+        (short_packet(2, b"a.B.test_ns", b"\x45\x01"), None),  # ... and their 2-byte form
+        (short_packet(6, b"a.B.test_no_stamp", None), None),
+        # A start and the next packet, which the fast path folds together when it is the same test's end.
+        (short_packet(2, b"a.B.test_x1") + short_packet(3, b"a.B.test_x1"), None),
+        (short_packet(2, b"a.B.test_x1") + short_packet(3, b"a.B.test_x2"), None),
+        (short_packet(2, b"a.B.test_x1") + short_packet(2, b"a.B.test_x1"), None),
+        (short_packet(2, b"a.B.test_x1") + short_packet(7, b"a.B.test_x1", b"\x05"), None),
+    ],
+    ids=[
+        "nul",
+        "not-utf8",
+        "listed-nul",
+        "not-ascii",
+        "ns-1-byte",
+        "ns-2-bytes",
+        "no-timestamp",
+        "start-end",
+        "start-other-end",
+        "start-start",
+        "start-end-short-ns",
+    ],
+)
+def test_packets_the_fast_path_hands_over(real, packet, reason):
+    """Short packets the fold's fast path hands over or folds in pairs: same records and reasons as the reference."""
+    data = real[0]
+    middle = real[2][len(real[2]) // 2][0]  # between two packets of the real stream
+    damaged = data[:middle] + packet + data[middle:]
+    corruption = []
+    assert fold(damaged, corruption) == fold_events(iter_events(damaged, [])), "one-pass fold = plain fold"
+    expected = [] if reason is None else [(middle, len(packet), reason)]
+    assert [(bad.offset, bad.length, bad.reason) for bad in corruption] == expected

@@ -25,8 +25,10 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.res
     Phase,
     build_report,
     load_phases,
+    plain_text,
     read_stream,
     split_test_id,
+    split_test_ids,
 )
 from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.subunit_parse import parse
 
@@ -235,6 +237,19 @@ def test_split_test_id():
     )
     assert split_test_id("pkg.Test.test_a(ipv6.only)[id-1]") == ("pkg.Test", "test_a(ipv6.only)", ("id-1",))
     assert split_test_id("lonely") == ("", "lonely", ())
+    # The bulk split (taken when no id has brackets, parentheses or a fixture prefix) agrees.
+    plain = ["a.B.test_1", "lonely", "a..b", ".a", "a.", "x.setUpClass"]
+    assert split_test_ids(plain) == [split_test_id(test_id) for test_id in plain]
+    mixed = [*plain, "setUpClass (a.B)", "a.B.test_a(x.y)[id-1]", "a.B[c]d]"]
+    assert split_test_ids(mixed) == [split_test_id(test_id) for test_id in mixed]
+
+
+def test_plain_text_is_what_no_writer_escapes():
+    """Ids the writers copy unescaped are exactly those JSON, XML attributes and HTML all leave alone."""
+    for code in range(0x300):
+        char = chr(code)
+        unchanged = json.dumps(char)[1:-1] == char and junit.attr(char) == char and html.escape(char) == char
+        assert plain_text(["a.B.test_", char]) == unchanged, repr(char)
 
 
 def test_rerun_makes_flaky_not_failed(streams):

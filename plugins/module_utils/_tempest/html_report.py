@@ -9,7 +9,7 @@ it, so a search can be shared as a link.
 
 from __future__ import annotations
 
-from .results import _FIXTURE_PREFIXES, OUTCOME_RANK, OUTCOMES, Report, TestResult
+from .results import _FIXTURE_PREFIXES, OUTCOME_RANK, OUTCOMES, Report, TestResult, duration_texts, plain_text
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -108,20 +108,27 @@ def _escaped(values: list[str]) -> list[str]:
     return escape("\0".join(values)).split("\0") if values else []
 
 
-def _rows(tests: list[TestResult]) -> list[str]:
-    """One ``<tr>`` per test: tests that passed at the first attempt in bulk, the others by _row."""
+def _rows(tests: list[TestResult], times: list[str] | None = None, plain: bool | None = None) -> list[str]:
+    """One ``<tr>`` per test: tests that passed at the first attempt in bulk, the others by _row.
+
+    ``times`` and ``plain`` are the report's shared columns (``Report.times``,
+    ``Report.plain_ids``); computed here when not given.
+    """
+    if plain is None:
+        plain = plain_text([test.test_id for test in tests])
+    classnames = [test.classname for test in tests]
+    names = [test.name for test in tests]
+    attrs = [",".join(test.attrs) for test in tests] if any(test.attrs for test in tests) else [""] * len(tests)
+    if not plain:
+        classnames, names, attrs = _escaped(classnames), _escaped(names), _escaped(attrs)
     rows = [
         # What _row writes for a test that passed at the first attempt.
-        f'<tr class="passed" data-o="5" data-d="{test.duration or 0:.3f}"><td>passed</td><td><span>'
+        f'<tr class="passed" data-o="5" data-d="{seconds}"><td>passed</td><td><span>'
         f'{f"""<span class="c">{classname}.</span>""" if classname else ""}<b>{name}</b>'
-        f'{f"""<span class="a">[{attrs}]</span>""" if attrs else ""}</span></td>'
-        f'<td class="num">{"" if test.duration is None else f"{test.duration:.3f}"}</td><td class="num">1</td></tr>\n'
-        for test, classname, name, attrs in zip(
-            tests,
-            _escaped([test.classname for test in tests]),
-            _escaped([test.name for test in tests]),
-            _escaped([",".join(test.attrs) for test in tests]),
-            strict=True,
+        f'{f"""<span class="a">[{attr}]</span>""" if attr else ""}</span></td>'
+        f'<td class="num">{"" if test.duration is None else seconds}</td><td class="num">1</td></tr>\n'
+        for test, classname, name, attr, seconds in zip(
+            tests, classnames, names, attrs, duration_texts(tests) if times is None else times, strict=True
         )
     ]
     for index, test in enumerate(tests):
@@ -168,6 +175,11 @@ def _row(test: TestResult, classname: str, name: str) -> str:
 
 def render(report: Report, title: str = "Tempest results") -> str:
     """The whole page."""
+    return "".join(page_parts(report, title))
+
+
+def page_parts(report: Report, title: str = "Tempest results") -> list[str]:
+    """The page as pieces to join (or write one after another)."""
     summary = report.summary()
     counts = report.counts()
     parts = [
@@ -209,6 +221,6 @@ def render(report: Report, title: str = "Tempest results") -> str:
         '<table id="tests"><thead><tr><th data-k="o">status</th><th data-k="n">test</th>'
         '<th data-k="d">seconds</th><th data-k="a">attempts</th></tr></thead><tbody id="rows">\n'
     )
-    parts.extend(_rows(report.tests))
+    parts.extend(_rows(report.tests, report.times(), report.plain_ids()))
     parts.append(f"</tbody></table>\n<script>{_JS}</script>\n</body></html>\n")
-    return "".join(parts)
+    return parts

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .results import Report, TestResult
+from .results import Report, TestResult, duration_texts, plain_text
 
 PHASES_CLASSNAME = "distroforge.phases"
 STREAMS_CLASSNAME = "distroforge.streams"
@@ -75,12 +75,23 @@ def _case(test: TestResult, classname: str, name: str) -> str:
     return f'{head}><properties><property name="outcome" value="xfail"/></properties></testcase>'
 
 
-def _cases(tests: list[TestResult]) -> list[str]:
-    """One ``<testcase>`` line per test: passed ones in bulk, the others one by one."""
-    classnames, names = _escaped_names(tests)
+def _cases(tests: list[TestResult], times: list[str] | None = None, plain: bool | None = None) -> list[str]:
+    """One ``<testcase>`` line per test: passed ones in bulk, the others one by one.
+
+    ``times`` and ``plain`` are the report's shared columns (``Report.times``,
+    ``Report.plain_ids``); computed here when not given.
+    """
+    if plain is None:
+        plain = plain_text([test.test_id for test in tests])
+    if plain:
+        classnames, names = [test.classname for test in tests], [test.name for test in tests]
+    else:
+        classnames, names = _escaped_names(tests)
     lines = [
-        f'<testcase classname="{classname}" name="{name}" time="{test.duration or 0.0:.3f}"/>\n'
-        for test, classname, name in zip(tests, classnames, names, strict=True)
+        f'<testcase classname="{classname}" name="{name}" time="{seconds}"/>\n'
+        for classname, name, seconds in zip(
+            classnames, names, duration_texts(tests) if times is None else times, strict=True
+        )
     ]
     for index in [index for index, test in enumerate(tests) if test.outcome != "passed"]:
         lines[index] = _case(tests[index], classnames[index], names[index]) + "\n"
@@ -89,15 +100,23 @@ def _cases(tests: list[TestResult]) -> list[str]:
 
 def _suite(  # noqa: PLR0917 - the six attributes of a testsuite element, in XML order
     name: str, cases: list[str], tests: int, failures: int, skipped: int, seconds: float
-) -> str:
-    return (
+) -> list[str]:
+    """The suite's parts, joined once with the whole document (no copy of a big string per level)."""
+    return [
         f'<testsuite name="{attr(name)}" tests="{tests}" failures="{failures}" errors="0" '
-        f'skipped="{skipped}" time="{seconds:.3f}">\n' + "".join(cases) + "</testsuite>\n"
-    )
+        f'skipped="{skipped}" time="{seconds:.3f}">\n',
+        *cases,
+        "</testsuite>\n",
+    ]
 
 
 def render(report: Report, suite_name: str = "tempest") -> str:
     """The whole JUnit document."""
+    return "".join(document_parts(report, suite_name))
+
+
+def document_parts(report: Report, suite_name: str = "tempest") -> list[str]:
+    """The JUnit document as pieces to join (or write one after another)."""
     suites = []
     totals = [0, 0, 0, 0.0]
     if report.phases:
@@ -145,7 +164,7 @@ def render(report: Report, suite_name: str = "tempest") -> str:
     suites.append(
         _suite(
             suite_name,
-            _cases(report.tests),
+            _cases(report.tests, report.times(), report.plain_ids()),
             len(report.tests),
             failures,
             counts["skipped"],
@@ -153,8 +172,12 @@ def render(report: Report, suite_name: str = "tempest") -> str:
         )
     )
     totals = [totals[0] + len(report.tests), totals[1] + failures, totals[2] + counts["skipped"], totals[3] + seconds]
-    return (
+    pieces = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<testsuites name="{attr(suite_name)}" tests="{totals[0]}" failures="{totals[1]}" errors="0" '
-        f'skipped="{totals[2]}" time="{totals[3]:.3f}">\n' + "".join(suites) + "</testsuites>\n"
-    )
+        f'skipped="{totals[2]}" time="{totals[3]:.3f}">\n'
+    ]
+    for suite in suites:
+        pieces.extend(suite)
+    pieces.append("</testsuites>\n")
+    return pieces

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections import deque
 from collections.abc import Iterable, Sequence
+from itertools import islice, repeat
+from operator import itemgetter
 
 from .._common.errors import InputError
 from .subunit_parse import Corruption, fold
@@ -39,6 +42,8 @@ _STATUS_OUTCOME = {
 # e.g. "setUpClass (tempest.api.identity.admin.v3.test_users.UsersV3TestJSON)".
 _FIXTURE = re.compile(r"^(setUpClass|tearDownClass|setUpModule|tearDownModule) \((.+)\)$")
 _FIXTURE_PREFIXES = ("setUp", "tearDown")
+# Anything but printable ASCII without " & ' < > and backslash.
+_NEEDS_ESCAPE = re.compile(r"[^ !#-%(-;=?-\[\]-~]")
 EXCERPT_LINES = 15
 EXCERPT_CHARS = 2000
 MESSAGE_CHARS = 300
@@ -64,14 +69,46 @@ def split_test_id(test_id: str) -> tuple[str, str, tuple[str, ...]]:
         start = test_id.rfind("[")
         if start > 0:
             base = test_id[:start]
-            attrs = tuple(attr for attr in test_id[start + 1 : -1].split(",") if attr)
+            attrs = tuple(filter(None, test_id[start + 1 : -1].split(",")))
+    if "(" not in base:
+        classname, _dot, name = base.rpartition(".")
+        return classname, name, attrs
     # A scenario suffix "(name)" may hold dots: split before it.
-    paren = base.find("(")
-    head = base if paren < 0 else base[:paren]
-    dot = head.rfind(".")
+    dot = base.rfind(".", 0, base.find("("))
     if dot < 0:
         return "", base, attrs
     return base[:dot], base[dot + 1 :], attrs
+
+
+def _may_hold_fixtures(joined: str) -> bool:
+    """Whether test ids joined on newlines may hold a fixture id (``setUpClass (...)``)."""
+    return joined.startswith(_FIXTURE_PREFIXES) or "\nsetUp" in joined or "\ntearDown" in joined
+
+
+def split_test_ids(test_ids: list[str], joined: str | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """:func:`split_test_id` of many ids (``joined``: them joined on newlines, if at hand).
+
+    Ids without ``[``, ``(`` or a fixture prefix (nearly every run but Tempest's) split in bulk.
+    """
+    if joined is None:
+        joined = "\n".join(test_ids)
+    if "(" in joined or "]" in joined or _may_hold_fixtures(joined):
+        return list(map(split_test_id, test_ids))
+    return [(classname, name, ()) for classname, _dot, name in map(str.rpartition, test_ids, repeat("."))]
+
+
+def plain_text(values: list[str]) -> bool:
+    """Whether JSON strings, XML attributes and HTML all carry these strings as they are.
+
+    True for printable ASCII without ``"``, ``&``, ``'``, ``<``, ``>`` and backslash:
+    nearly every test id.  Then the writers skip their escaping passes.
+    """
+    return _NEEDS_ESCAPE.search("".join(values)) is None
+
+
+def duration_texts(tests: list[TestResult]) -> list[str]:
+    """Each test's duration with three decimals, ``0.000`` when unknown (JUnit's time, HTML's sort key)."""
+    return [f"{test.duration or 0.0:.3f}" for test in tests]
 
 
 class Attempt:
@@ -209,7 +246,7 @@ class Phase:
 class Report:
     """Everything the outputs are made from: tests failures first (``OUTCOMES`` order), then by id."""
 
-    __slots__ = ("_counts", "_summary", "phases", "slowest_count", "streams", "tests")
+    __slots__ = ("_counts", "_plain", "_summary", "_times", "phases", "slowest_count", "streams", "tests")
 
     def __init__(
         self, tests: list[TestResult], phases: list[Phase], streams: list[StreamRead], slowest_count: int = 10
@@ -220,6 +257,22 @@ class Report:
         self.slowest_count = slowest_count
         self._counts: dict[str, int] | None = None
         self._summary: dict | None = None
+        self._plain: bool | None = None
+        self._times: list[str] | None = None
+
+    # What the three writers share, computed once for all of them.
+
+    def plain_ids(self) -> bool:
+        """Whether every test id (and so every classname, name and attribute) needs no escaping anywhere."""
+        if self._plain is None:
+            self._plain = plain_text([test.test_id for test in self.tests])
+        return self._plain
+
+    def times(self) -> list[str]:
+        """Each test's duration as JUnit and the HTML sort key write it (see :func:`duration_texts`)."""
+        if self._times is None:
+            self._times = duration_texts(self.tests)
+        return self._times
 
     def counts(self) -> dict[str, int]:
         """Number of tests per outcome, every outcome present (computed once)."""
@@ -302,8 +355,7 @@ def _read(data: bytes, index: int, path: str) -> tuple[StreamRead, list[list]]:
         return stream, []
     stream.packets, stream.first, stream.last, records = fold(data, stream.corruption)
     stream.tests = len(records)
-    for record in records:
-        record.append(index)
+    deque(map(list.append, records, repeat(index)), 0)  # record.append(index) for each, in C
     if stream.packets == 0 and stream.corruption:
         bad = stream.corruption[0]
         stream.corruption[0] = Corruption(bad.offset, bad.length, f"not a subunit v2 stream ({bad.reason})")
@@ -413,42 +465,57 @@ def _rescued_fixtures(by_id: dict[str, list[list]]) -> set:
 def build_report(sources: Sequence[tuple[str, bytes]], phases: Iterable[Phase] = (), slowest: int = 10) -> Report:
     """Make the report from ``(path, bytes)`` streams, first run first."""
     streams = []
-    by_id: dict[str, list[list]] = {}
+    records: list[list] = []
     for index, (path, data) in enumerate(sources):
-        stream, records = _read(data, index, path)
+        stream, read = _read(data, index, path)
         streams.append(stream)
+        records += read
+    # In id order, so each bucket comes out sorted; the sort is stable, so the
+    # attempts of a test stay in stream order (first run first).
+    records.sort(key=itemgetter(0))
+    test_ids = [record[0] for record in records]
+    groups: list[list[list]] | None = None
+    if any(map(str.__eq__, test_ids, islice(test_ids, 1, None))):
+        # Some test ran more than once (a rerun, two route codes): one group of attempts per id.
+        grouped: dict[str, list[list]] = {}
         for record in records:
-            known = by_id.get(record[0])
-            if known is None:
-                by_id[record[0]] = [record]
-            else:
-                known.append(record)
-    rescued = _rescued_fixtures(by_id)
+            grouped.setdefault(record[0], []).append(record)
+        test_ids, groups = list(grouped), list(grouped.values())
+        records = [group[0] for group in groups]
+    joined = "\n".join(test_ids)
+    rescued = (
+        _rescued_fixtures(dict(zip(test_ids, groups or [[record] for record in records], strict=True)))
+        if _may_hold_fixtures(joined)
+        else set()
+    )
     buckets: dict[str, list[TestResult]] = {outcome: [] for outcome in OUTCOMES}
     passed = buckets["passed"].append
-    split = split_test_id
-    # In id order, so each bucket comes out sorted.
-    for test_id in sorted(by_id):
-        records = by_id[test_id]
-        record = records[0]
-        if record[1] == "success" and len(records) == 1:
+    for position, (record, (classname, name, attrs)) in enumerate(
+        zip(records, split_test_ids(test_ids, joined), strict=True)
+    ):
+        if record[1] == "success" and (groups is None or len(groups[position]) == 1):
             # Nearly every test: one attempt that passed (inlined: it runs 15,000 times on a big run).
-            classname, name, attrs = split(test_id)
             start, end = record[3], record[4]
+            if start is not None and end is not None:
+                end -= start
+                duration = end if end > 0.0 else 0.0  # max(0.0, end - start) without the call
+            else:
+                duration = None
             passed(
                 TestResult(
-                    test_id,
+                    record[0],
                     classname,
                     name,
                     attrs,
                     "passed",
-                    None if start is None or end is None else max(0.0, end - start),
+                    duration,
                     1,
                     tuple(sorted(record[2])) if record[2] else (),
                 )
             )
             continue
-        test = _result([Attempt(record) for record in records], test_id in rescued)
+        attempts = [Attempt(record)] if groups is None else [Attempt(attempt) for attempt in groups[position]]
+        test = _result(attempts, record[0] in rescued)
         buckets[test.outcome].append(test)
     tests = []
     for outcome in OUTCOMES:

@@ -4,8 +4,8 @@ Why not python-subunit's ``ByteStreamToStreamResult``: it reads the stream
 one byte at a time through ``read(1)``, builds ``datetime`` objects and
 routes every packet through testtools' ``StreamResult`` chain: on a
 15,000-test stream (47,000 packets) its parse alone takes ~0.20 s, more than
-this parser plus the fold and all three reports (~0.17 s), and four times
-this parser (~0.05 s).  It also stops being useful on damaged streams:
+this parser plus the fold and all three reports (~0.08 s), and six times
+this parse and fold (~0.035 s).  It also stops being useful on damaged streams:
 bytes that are not subunit raise (or become a ``stdout`` attachment), a
 packet whose length field is damaged
 makes it swallow the rest of the file, and a CRC-valid packet with
@@ -59,6 +59,9 @@ _FLAGS_LENGTH = struct.Struct(">HB")
 # Flag sets (bits 0x0FE0) of the packets that make up nearly all of a stream.
 _SHAPE_ID = FLAG_TEST_ID | FLAG_RUNNABLE
 _SHAPE_TIMED_ID = FLAG_TEST_ID | FLAG_TIMESTAMP | FLAG_RUNNABLE
+# The first 13 bytes of the commonest packet, read in one call: signature, flags,
+# 1-byte length, timestamp (seconds, 4-byte nanoseconds) and the test id's 1-byte length.
+_SHORT_TIMED = struct.Struct(">BHBIIB")
 
 # Plain namedtuples, not typing.NamedTuple or dataclasses: importing typing
 # and dataclasses (which pulls in inspect) costs a cold process ~10 ms, a
@@ -106,15 +109,20 @@ def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
 
 def _utf8(data: bytes, pos: int, end: int) -> tuple[str, int]:
     """Decode a length-prefixed UTF-8 string; python-subunit refuses NUL and bad UTF-8 too."""
-    length, pos = _varint(data, pos, end)
+    if pos < end and data[pos] < 0x40:  # a length below 64 takes one byte: inlined
+        length = data[pos]
+        pos += 1
+    else:
+        length, pos = _varint(data, pos, end)
     stop = pos + length
     if stop > end:
         raise _BadPacket(f"string of {length} bytes runs past the end of the packet")
     raw = data[pos:stop]
-    if b"\0" in raw:
+    # ``0 in raw``, not ``b"\0" in raw``: the same test, four times faster on short strings.
+    if 0 in raw:
         raise _BadPacket("string contains a NUL byte")
     try:
-        return raw.decode("utf-8"), stop
+        return raw.decode(), stop
     except UnicodeDecodeError as exc:
         raise _BadPacket("string is not UTF-8") from exc
 
@@ -125,9 +133,15 @@ def _packet_fields(data: bytes, flags: int, pos: int, end: int) -> tuple:
     if flags & FLAG_TIMESTAMP:
         if pos + 4 > end:
             raise _BadPacket("timestamp runs past the end of the packet")
-        seconds = int.from_bytes(data[pos : pos + 4], "big")
-        nanoseconds, pos = _varint(data, pos + 4, end)
-        timestamp = seconds + nanoseconds / 1e9
+        if pos + 8 <= end and data[pos + 4] >= 0xC0:
+            # Nanoseconds nearly always take the 4-byte form.
+            seconds, nanoseconds = _U32_U32.unpack_from(data, pos)
+            timestamp = seconds + (nanoseconds & 0x3FFFFFFF) / 1e9
+            pos += 8
+        else:
+            seconds = _U32.unpack_from(data, pos)[0]
+            nanoseconds, pos = _varint(data, pos + 4, end)
+            timestamp = seconds + nanoseconds / 1e9
     if flags & FLAG_TEST_ID:
         test_id, pos = _utf8(data, pos, end)
     if flags & FLAG_TAGS:
@@ -229,7 +243,7 @@ def iter_events(data: bytes, corruptions: list[Corruption]) -> Iterator[tuple]: 
                 if id_end > stop:
                     raise _BadPacket(f"string of {id_end - cur} bytes runs past the end of the packet")
                 raw = data[cur:id_end]
-                if b"\0" in raw:
+                if 0 in raw:
                     raise _BadPacket("string contains a NUL byte")
                 try:
                     test_id = raw.decode()
@@ -359,7 +373,12 @@ def fold(data: bytes, corruptions: list[Corruption]) -> tuple[int, float | None,
     same reasons); the packets that make up nearly all of a stream (a test
     id with or without a timestamp) are decoded and folded inline without
     building an event, and "exists" listings are dropped once checked.
-    The unit tests prove both paths equal on real, random and damaged streams.
+    Short ones (under 64 bytes, ASCII id: every packet of ``subunit.run``
+    but attachments) take a fast path first: one ``struct`` call reads the
+    header, timestamp and id length, and any packet it does not fully accept
+    (other flags, a bad CRC, a NUL, non-ASCII) falls through to the full
+    checks, which keep the reasons and offsets.  The unit tests prove both
+    paths equal on real, random and damaged streams.
     """
     size = len(data)
     view = memoryview(data)
@@ -379,7 +398,92 @@ def fold(data: bytes, corruptions: list[Corruption]) -> tuple[int, float | None,
     pos = 0
     bad_start = -1
     bad_reason = ""
+    short = _SHORT_TIMED.unpack_from
+    # Up to here a packet of under 64 bytes lies wholly inside the data.
+    short_end = size - 64
     while pos < size:
+        while pos <= short_end:
+            # Fast path: a packet under 64 bytes holding only a test id (under 60
+            # bytes, ASCII), with or without a timestamp — nearly every packet of a
+            # run without route codes.  Any other packet, or one that fails a check
+            # here, takes the full path below, which reports what is wrong.
+            sig, flags, length, seconds, nanoseconds, id_length = short(data, pos)
+            if sig == 0xB3 and length < 0x40:
+                shape = flags & 0x0FE0
+                end = pos + length
+                stop = end - 4
+                if shape == _SHAPE_TIMED_ID and id_length + 17 == length and nanoseconds >= 0xC0000000:
+                    raw = data[pos + 13 : stop]
+                    if crc32(data[pos:stop]) == u32(data, stop)[0] and raw.isascii() and 0 not in raw:
+                        stamp = seconds + (nanoseconds & 0x3FFFFFFF) / 1e9
+                        if bad_start >= 0:
+                            corruptions.append(Corruption(bad_start, pos - bad_start, bad_reason))
+                            bad_start = -1
+                        pos = end
+                        packets += 1
+                        if first is None:
+                            first = stamp
+                        last = stamp
+                        code = flags & 7
+                        if code == 1:  # "exists": a listing, dropped
+                            continue
+                        test_id = raw.decode()
+                        record = get(test_id)
+                        if record is None:
+                            if code == 2 and pos <= short_end:
+                                # A test starts: its next packet is nearly always its final status,
+                                # same id and size.  Checked here and folded with this one.
+                                sig_next, flags_next, length_next, seconds_next, nanos_next, id_next = short(data, pos)
+                                stop = pos + length - 4
+                                if (
+                                    length_next == length
+                                    and id_next == id_length
+                                    and sig_next == 0xB3
+                                    and flags_next & 0x0FE0 == _SHAPE_TIMED_ID
+                                    and flags_next & 7 > 2
+                                    and nanos_next >= 0xC0000000
+                                    and data[pos + 13 : stop] == raw
+                                    and crc32(data[pos:stop]) == u32(data, stop)[0]
+                                ):
+                                    last = seconds_next + (nanos_next & 0x3FFFFFFF) / 1e9
+                                    done([test_id, statuses[flags_next & 7], None, stamp, last, None])
+                                    pos = stop + 4
+                                    packets += 1
+                                    continue
+                            record = inprogress[test_id] = [test_id, "unknown", None, stamp, stamp, None]
+                        else:
+                            if record[3] is None:
+                                record[3] = stamp
+                            record[4] = stamp
+                        if code:
+                            record[1] = statuses[code]
+                            if code > 2:  # final: anything but none, exists and inprogress
+                                done(pop(test_id))
+                        continue
+                # Without a timestamp the id's length is the byte after the header.
+                elif shape == _SHAPE_ID and (seconds >> 24) + 9 == length:
+                    raw = data[pos + 5 : stop]
+                    if crc32(data[pos:stop]) == u32(data, stop)[0] and raw.isascii() and 0 not in raw:
+                        if bad_start >= 0:
+                            corruptions.append(Corruption(bad_start, pos - bad_start, bad_reason))
+                            bad_start = -1
+                        pos = end
+                        packets += 1
+                        code = flags & 7
+                        if code == 1:
+                            continue
+                        test_id = raw.decode()
+                        record = get(test_id)
+                        if record is None:
+                            record = inprogress[test_id] = [test_id, "unknown", None, None, None, None]
+                        if code:
+                            record[1] = statuses[code]
+                            if code > 2:
+                                done(pop(test_id))
+                        continue
+            break  # not a fast-path packet: the full path reads it (and says what is wrong)
+        if pos >= size:  # cannot happen (a fast packet ends before short_end + 64), kept for safety
+            break
         if data[pos] != 0xB3:
             if bad_start < 0:
                 bad_start, bad_reason = pos, "bytes that are not subunit v2"
@@ -446,7 +550,7 @@ def fold(data: bytes, corruptions: list[Corruption]) -> tuple[int, float | None,
             if id_end > stop:
                 raise _BadPacket(f"string of {id_end - cur} bytes runs past the end of the packet")
             raw = data[cur:id_end]
-            if b"\0" in raw:
+            if 0 in raw:
                 raise _BadPacket("string contains a NUL byte")
             try:
                 test_id = raw.decode()
