@@ -112,8 +112,10 @@ def test_tempest_ran_the_smoke_tests_and_wrote_every_report(pipeline):
     assert any(case.get("name") == "idempotency" for case in cases)
     assert sum(1 for case in cases if "tempest.api.identity" in (case.get("classname") or "")) == tempest["total"]
     results = json.loads(Path(tempest["reports"]["json"]).read_text())
-    # only smoke tests ran: Tempest marks them in the id's attribute list
-    assert all("smoke" in test["test_id"] for test in results["tests"]), [t["test_id"] for t in results["tests"]]
+    # only smoke tests ran: Tempest marks them in the id's attribute list (classes Tempest
+    # skips as a whole, such as the disabled v2 API, report a setUpClass id instead)
+    ran = [test["test_id"] for test in results["tests"] if test["outcome"] != "skipped"]
+    assert ran and all("smoke" in test_id for test_id in ran), ran
     html = Path(tempest["reports"]["html"]).read_text()
     assert "tempest.api.identity" in html
     assert results["summary"]["passed"] == tempest["passed"]
