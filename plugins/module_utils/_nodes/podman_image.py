@@ -25,7 +25,7 @@ from .._common.proc import run
 
 # Bump when the way images are made changes (hooks, import options), so that
 # every cached image is rebuilt once.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,11 @@ def mmdebstrap_argv(spec: ImageSpec, target: str) -> list[str]:
         f"--components={','.join(spec.components)}",
         # An image is data, not a machine: no machine-id, no apt lists.
         '--customize-hook=rm -f "$1/etc/machine-id"; touch "$1/etc/machine-id"',
-        '--customize-hook=rm -rf "$1"/var/lib/apt/lists/*',
+        # No apt lists either, and nothing that says they are fresh: Ansible's apt
+        # cache_valid_time reads the lists directory's mtime, which the rm would set to
+        # the build time, so a node made within the hour would never update its index.
+        '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/lib/apt/periodic/update-success-stamp;'
+        ' touch -d @0 "$1"/var/lib/apt/lists',
     ]
     packages = sorted(set(spec.packages))
     if packages:
