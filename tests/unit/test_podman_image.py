@@ -19,8 +19,10 @@ def test_mmdebstrap_command_line():
     assert argv[0] == "mmdebstrap"
     assert "--variant=minbase" in argv
     assert "--include=dbus,systemd" in argv
-    # apt lists removed and dated 1970: `apt: cache_valid_time` on a new node must update
-    assert any("var/lib/apt/lists/*" in a and 'touch -d @0 "$1"/var/lib/apt/lists' in a for a in argv)
+    # apt lists removed and the update stamp dated 1970: `apt: cache_valid_time` on a new node must update
+    assert any(
+        "var/lib/apt/lists/*" in a and 'touch -d @0 "$1"/var/lib/apt/periodic/update-success-stamp' in a for a in argv
+    )
     assert argv[-3:] == ["bookworm", "/tmp/x.tar", "http://deb.debian.org/debian"]
 
 

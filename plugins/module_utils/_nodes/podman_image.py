@@ -25,7 +25,7 @@ from .._common.proc import run
 
 # Bump when the way images are made changes (hooks, import options), so that
 # every cached image is rebuilt once.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,12 @@ def mmdebstrap_argv(spec: ImageSpec, target: str) -> list[str]:
         f"--components={','.join(spec.components)}",
         # An image is data, not a machine: no machine-id, no apt lists.
         '--customize-hook=rm -f "$1/etc/machine-id"; touch "$1/etc/machine-id"',
-        # No apt lists either, and nothing that says they are fresh: Ansible's apt
-        # cache_valid_time reads the lists directory's mtime, which the rm would set to
-        # the build time, so a node made within the hour would never update its index.
-        '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/lib/apt/periodic/update-success-stamp;'
-        ' touch -d @0 "$1"/var/lib/apt/lists',
+        # No apt lists either, and an update stamp from 1970: Ansible's apt
+        # cache_valid_time reads that stamp (else the lists directory's mtime, which
+        # mmdebstrap's own cleanup sets to the build time after every hook), so a
+        # node made within the hour would otherwise never update its empty index.
+        '--customize-hook=rm -rf "$1"/var/lib/apt/lists/*; mkdir -p "$1"/var/lib/apt/periodic;'
+        ' touch -d @0 "$1"/var/lib/apt/periodic/update-success-stamp',
     ]
     packages = sorted(set(spec.packages))
     if packages:
