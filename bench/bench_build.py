@@ -18,25 +18,16 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from _common import TOP
 
-# The harness sits beside the checkout (../shared); CI's fresh clone may live elsewhere on the
-# same machine, so the machine's own copy and DISTROFORGE_DLRN_HARNESS are looked at too.
-HARNESS = next(
-    (
-        path
-        for path in (
-            Path(os.environ.get("DISTROFORGE_DLRN_HARNESS", "/nonexistent")),
-            TOP.parent / "shared" / "bench" / "dlrn",
-            Path("/work/shared/bench/dlrn"),
-        )
-        if (path / "run_dlrn.sh").is_file()
-    ),
-    TOP.parent / "shared" / "bench" / "dlrn",
-)
+sys.path.insert(0, str(TOP))
+
+from tests.unit.dlrn_harness import HARNESS
+
 ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench"))
 N = int(os.environ.get("BENCH_N", "20"))
 

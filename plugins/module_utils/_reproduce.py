@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
+from ._build.source import sha256_file
 from ._common.errors import InputError
 from ._versions.nvr import repo_path
 
@@ -244,7 +245,7 @@ def find_package(
             return path
         path = os.path.join(repos, directory, name)
         if os.path.isfile(path):
-            if _sha256(path) == digest:
+            if sha256_file(path) == digest:
                 return path
             seen_other = True
     state = "only with another sha256" if seen_other else "nowhere"
@@ -265,14 +266,6 @@ def _fetch_optional(url: str) -> bytes | None:
         raise InputError(f"{url}: HTTP {exc.code}; {REPOS_HINT}") from None
     except (urllib.error.URLError, OSError, ValueError, UrlConnectionError, SSLValidationError) as exc:
         raise InputError(f"{url}: cannot fetch ({exc}); {REPOS_HINT}") from None
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def batches(rebuilds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -38,23 +38,10 @@ import pytest
 import yaml
 
 from .ansible_run import TOP, run_playbook
+from .dlrn_harness import HARNESS
 
 pytestmark = pytest.mark.slow
 
-# The harness sits beside the checkout (../shared); CI's fresh clone may live elsewhere on the
-# same machine, so the machine's own copy and DISTROFORGE_DLRN_HARNESS are looked at too.
-HARNESS = next(
-    (
-        path
-        for path in (
-            Path(os.environ.get("DISTROFORGE_DLRN_HARNESS", "/nonexistent")),
-            TOP.parent / "shared" / "bench" / "dlrn",
-            Path("/work/shared/bench/dlrn"),
-        )
-        if (path / "run_dlrn.sh").is_file()
-    ),
-    TOP.parent / "shared" / "bench" / "dlrn",
-)
 BENCH_ROOT = Path(os.environ.get("BENCH_ROOT", "/var/tmp/dlrn-bench"))
 DLRN_PYTHON = BENCH_ROOT / "venv" / "bin" / "python"
 N = 3
