@@ -19,7 +19,7 @@ from email.utils import formatdate
 from .._common.errors import InputError
 from .._common.proc import run
 from .._versions import pbr
-from .sandbox import BUILD_ROOT, DEFAULT_PATH, base_env, bwrap_argv
+from .sandbox import BUILD_ROOT, base_env, bwrap_argv, unpacked_deps_env
 from .source import BuildInputs
 
 try:
@@ -168,14 +168,7 @@ def stage_against(inputs: BuildInputs, debs: list[str]) -> tuple[list[str], dict
         ),
         what="unpack the distro's earlier packages under /build/deps/root (no network)",
     )
-    python = sorted(
-        glob.glob(os.path.join(root, "usr/lib/python3*/dist-packages"))
-        + glob.glob(os.path.join(root, "usr/lib/python3*/site-packages"))
-    )
-    env = {"PATH": f"{DEPS}/root/usr/bin:{DEFAULT_PATH}"}
-    if python:
-        env["PYTHONPATH"] = ":".join(DEPS + "/root/" + os.path.relpath(p, root) for p in python)
-    return [f"--admindir={DEPS}/dpkg"], env
+    return [f"--admindir={DEPS}/dpkg"], unpacked_deps_env(root)
 
 
 def build(inputs: BuildInputs, info: DebianInfo, *, against: list[str] | None = None) -> list[str]:

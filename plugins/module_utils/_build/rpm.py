@@ -17,7 +17,7 @@ from .._common.errors import InputError
 from .._common.proc import run
 from .._versions import pbr
 from . import deps
-from .sandbox import BUILD_ROOT, DEFAULT_PATH, base_env, bwrap_argv
+from .sandbox import BUILD_ROOT, base_env, bwrap_argv, unpacked_deps_env
 from .source import BuildInputs
 
 TOPDIR = f"{BUILD_ROOT}/rpmbuild"
@@ -165,14 +165,7 @@ def stage_against(inputs: BuildInputs, rpms: list[str]) -> dict[str, str]:
         bwrap_argv(inputs.build_dir, ["sh", "-c", unpack], env=base_env(inputs.source.version.commit_time)),
         what="unpack the distro's earlier packages under /build/deps/root (no network)",
     )
-    python = sorted(
-        glob.glob(os.path.join(root, "usr/lib*/python3*/site-packages"))
-        + glob.glob(os.path.join(root, "usr/lib/python3*/dist-packages"))
-    )
-    env = {"PATH": f"{BUILD_ROOT}/deps/root/usr/bin:{DEFAULT_PATH}"}
-    if python:
-        env["PYTHONPATH"] = ":".join(f"{BUILD_ROOT}/deps/root/{os.path.relpath(p, root)}" for p in python)
-    return env
+    return unpacked_deps_env(root)
 
 
 def check_build_requires(inputs: BuildInputs, spec_text: str, rpms: list[str]) -> None:

@@ -10,6 +10,7 @@ holds only what the build is given.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -69,3 +70,21 @@ def bwrap_argv(
     for key, value in sorted(env.items()):
         cmd += ["--setenv", key, value]
     return cmd + list(argv)
+
+
+def unpacked_deps_env(root: str) -> dict[str, str]:
+    """PATH and PYTHONPATH for packages unpacked at ``root`` (``/build/deps/root`` in the sandbox).
+
+    One place for the dpkg and rpmbuild backends: Python modules of either
+    packaging (``dist-packages`` or ``site-packages``, ``lib`` or ``lib64``)
+    and the packages' commands become visible to the build.
+    """
+    inside = f"{BUILD_ROOT}/deps/root"
+    python = sorted(
+        glob.glob(os.path.join(root, "usr/lib*/python3*/site-packages"))
+        + glob.glob(os.path.join(root, "usr/lib*/python3*/dist-packages"))
+    )
+    env = {"PATH": f"{inside}/usr/bin:{DEFAULT_PATH}"}
+    if python:
+        env["PYTHONPATH"] = ":".join(f"{inside}/{os.path.relpath(path, root)}" for path in python)
+    return env
