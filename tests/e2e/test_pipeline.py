@@ -12,9 +12,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
+import stat
 import subprocess
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
@@ -133,6 +138,44 @@ def test_the_collected_logs_never_carry_the_planted_secrets(pipeline):
         masked += data.count(b"***")
     assert masked > 0, "nothing was masked: were the configurations collected?"
     assert (artifacts / "index.html").is_file()
+
+
+def crawl(base: str) -> dict[str, bytes]:
+    """Every file the repo server lists under ``base`` (nginx autoindex pages), by URL."""
+    seen: dict[str, bytes] = {}
+    pending = [base]
+    while pending:
+        url = pending.pop()
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+        seen[url] = body
+        if url.endswith("/"):
+            for href in re.findall(rb'href="([^"?]+)"', body):
+                if href.startswith(b"..") or href.startswith(b"/"):
+                    continue
+                pending.append(url + urllib.parse.unquote(href.decode()))
+    return seen
+
+
+def test_nothing_served_carries_a_planted_secret_or_the_server_state(pipeline, workdir):
+    served = {}
+    for location in ("repos/", "runs/"):
+        served.update(crawl(f"http://127.0.0.1:{PORT}/{location}"))
+    assert any(url.endswith("/manifest.json") for url in served), "the run manifest is not served"
+    assert any(url.endswith("/status_report.html") for url in served), "the status page is not served"
+    for url, body in served.items():
+        data = gzip.decompress(body) if url.endswith(".gz") else body
+        assert ADMIN_PASSWORD.encode() not in data, url
+        assert DEMO_PASSWORD.encode() not in data, url
+    # the console output of the run neither
+    assert ADMIN_PASSWORD not in pipeline.proc.stdout and DEMO_PASSWORD not in pipeline.proc.stdout
+    for private in ("state.db", "gnupg/", "repo_serve/nginx.conf", "repo_serve/access.log"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/{private}", timeout=30)
+        assert refused.value.code == 404, private
+    # and at rest they are the owner's alone
+    assert stat.S_IMODE((workdir / "state.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((workdir / "gnupg").stat().st_mode) == 0o700
 
 
 def test_the_run_rebuilds_bit_identically_from_its_manifest(pipeline, workdir):

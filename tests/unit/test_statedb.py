@@ -1,5 +1,6 @@
 """State DB: schema and migrations, polling, the build lifecycle, queries, votes and promotions."""
 
+import os
 import sqlite3
 
 import pytest
@@ -49,6 +50,27 @@ def test_new_db_is_created_at_the_current_version_in_wal_mode(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"projects", "commits", "votes", "promotions"} <= tables
+
+
+def test_db_and_its_wal_are_private_whatever_the_umask(tmp_path):
+    path = tmp_path / "state.db"
+    old_umask = os.umask(0o022)
+    try:
+        with StateDB(path) as opened:
+            opened.queue([change("p", "a")])
+            modes = {f.name: f.stat().st_mode & 0o777 for f in tmp_path.glob("state.db*") if f.name != "state.db.lock"}
+    finally:
+        os.umask(old_umask)
+    assert modes["state.db"] == 0o600
+    assert all(mode == 0o600 for mode in modes.values()), modes
+
+
+def test_a_world_readable_db_is_made_private(tmp_path):
+    path = tmp_path / "state.db"
+    StateDB(path).close()
+    path.chmod(0o644)
+    StateDB(path).close()
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_connections_write_with_synchronous_full(db):

@@ -258,6 +258,7 @@ class StateDB:
             except OSError as exc:
                 raise InputError(f"state DB {self.path}: cannot create its directory: {exc.strerror}") from exc
             target, uri = str(self.path), False
+            self._keep_private()
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the
             # sqlite3 module never opens a transaction behind our back.
@@ -273,6 +274,23 @@ class StateDB:
         except sqlite3.DatabaseError as exc:
             raise InputError(f"state DB {self.path} is not an SQLite database ({exc}): move it aside") from exc
         return conn
+
+    def _keep_private(self) -> None:
+        """Create the DB file readable by its owner only, and take back wider modes.
+
+        It will hold API users' password hashes: its mode must not depend on
+        the umask of whoever ran first. SQLite gives its WAL and shared-memory
+        files the mode of the database file.
+        """
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            info = self.path.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+                self.path.chmod(0o600)
+        except OSError as exc:
+            raise InputError(
+                f"state DB {self.path}: cannot create it ({exc.strerror}): check the path and its permissions"
+            ) from exc
 
     def _check_schema(self) -> int:
         try:
