@@ -27,7 +27,7 @@ EXAMPLE := $(TOP)/build/example
 REPRODUCE ?= build,test
 EXAMPLE_PKGDB := $(EXAMPLE)/rdoinfo/rdo-full.yml
 
-.PHONY: bootstrap run reproduce test lint sanity unit molecule e2e bench docs lock clean help example
+.PHONY: bootstrap run reproduce test lint sanity unit molecule e2e bench docs lock clean help example slow fresh-root
 
 help:
 	@sed -n '2,5p' Makefile
@@ -56,7 +56,17 @@ test: bootstrap
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory molecule
 	$(MAKE) --no-print-directory e2e
-	@echo "make test: all passed"
+	@echo "make test: all passed; skips CI accepts (tests/allowed_skips.yml):"
+	@python -c 'import yaml; a = yaml.safe_load(open("tests/allowed_skips.yml"))["allowed"] or []; \
+	  print("\n".join("  %s: %s" % (e["reason"], e["why"]) for e in a) or "  none: every test ran")'
+
+# The slow lane: what takes too long for every landing. Run it before a landing
+# that adds a system tool, and report its figures.
+#   fresh-root   bootstrap + the unit suite in a new minimal Debian 12 root
+slow: fresh-root
+
+fresh-root: bootstrap
+	bash tools/fresh_root_check.sh $(TOP)/build/fresh-root
 
 lint: bootstrap
 	ruff check .
