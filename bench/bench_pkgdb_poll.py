@@ -2,8 +2,8 @@
 
 1. Loading the public rdoinfo database (zed): ours (validated, cold and with
    the parse cache) vs plain distroinfo, which DLRN uses.  Needs a checkout
-   of redhat-openstack/rdoinfo: RDOINFO_DIR, or the mirror the project's
-   tools fetched; skipped otherwise (never copied into this repository).
+   of redhat-openstack/rdoinfo: RDOINFO_DIR, or ../shared/data/rdoinfo
+   (never copied into this repository).
 2. Polling 300 packages (600 local git repos, DLRN's benchmark workload from
    ../shared/bench/dlrn/make_workload.sh) when nothing changed: ours vs a
    sequential `git ls-remote` loop over the same repositories.
@@ -28,22 +28,15 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._sources.run
 
 WORKLOAD_SCRIPT = TOP.parent / "shared" / "bench" / "dlrn" / "make_workload.sh"
 BENCH_ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench"))
-RDOINFO_MIRROR = Path("/work/.mirror/redhat-openstack+rdoinfo/repo")
+# The public rdoinfo database, as ../shared/data holds it next to every checkout.
+RDOINFO_DATA = TOP.parent / "shared" / "data" / "rdoinfo"
 
 
 def rdoinfo_checkout() -> Path | None:
+    """The real rdoinfo: RDOINFO_DIR, or the copy in ../shared/data."""
     if os.environ.get("RDOINFO_DIR"):
         return Path(os.environ["RDOINFO_DIR"])
-    if not RDOINFO_MIRROR.exists():
-        return None
-    target = BENCH_ROOT / "rdoinfo"
-    if not (target / "rdo-full.yml").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "--git-dir", str(RDOINFO_MIRROR), "archive", "HEAD"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
+    return RDOINFO_DATA if (RDOINFO_DATA / "rdo-full.yml").exists() else None
 
 
 def bench_rdoinfo() -> None:

@@ -7,15 +7,13 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[2]
 
-# The harness sits beside the checkout (../shared); CI's fresh clone may live elsewhere on the
-# same machine, so the machine's own copy and DISTROFORGE_DLRN_HARNESS are looked at too.
+# The harness sits beside the checkout (../shared); DISTROFORGE_DLRN_HARNESS points elsewhere.
 HARNESS = next(
     (
         path
         for path in (
             Path(os.environ.get("DISTROFORGE_DLRN_HARNESS", "/nonexistent")),
             TOP.parent / "shared" / "bench" / "dlrn",
-            Path("/work/shared/bench/dlrn"),
         )
         if (path / "run_dlrn.sh").is_file()
     ),
