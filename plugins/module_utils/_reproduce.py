@@ -1,6 +1,6 @@
 """Reproduce a pipeline run from its manifest: what to rebuild, and whether the rebuild matched.
 
-A run's ``manifest.json`` (written by ``playbooks/pipeline.yml``) names the
+A run's ``manifest.json`` (written and read by :mod:`._runs.manifest`) names the
 repository hash it tested, the packages in it (DLRN's ``versions.csv`` rows)
 and how the tests were selected. Each package's build directory holds the
 ``buildinfo.json`` its builder wrote: upstream and distgit URLs and commits,
@@ -27,10 +27,10 @@ from ansible.module_utils.urls import SSLValidationError, open_url
 
 from ._build.source import sha256_file
 from ._common.errors import InputError
+from ._runs import manifest as run_manifest
+from ._runs.manifest import Manifest, Tempest
 from ._versions.nvr import repo_path
 
-MANIFEST_FORMATS = (1,)
-REQUIRED = ("format", "run_id", "release", "backend", "repo_hash", "repo_path", "repo_url", "packages")
 VERSIONS_COLUMNS = ("Project", "Source Sha", "Dist Sha", "Status", "Component", "Pkg NVR")
 # Build metadata, not packages: dpkg's .buildinfo lists the builder's installed
 # packages and .changes carries the .buildinfo's checksum, so both change with
@@ -40,47 +40,13 @@ FETCH_TIMEOUT = 30
 REPOS_HINT = "give the run's repos/ directory or its URL (reproduce.yml: -e distroforge_reproduce_repos=<dir or URL>)"
 
 
-def load_manifest(path: str) -> dict[str, Any]:
-    """The manifest at ``path``, checked for what a reproduction needs."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such manifest; give the runs/<run id>/manifest.json a pipeline run wrote"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the manifest ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno});"
-            " give the manifest.json a pipeline run wrote"
-        ) from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: a manifest is a JSON object, found {type(manifest).__name__}")
-    for field in REQUIRED:
-        if manifest.get(field) in (None, "", []):
-            raise InputError(
-                f"{path}: field '{field}' is missing or empty; the manifest is incomplete or not a run manifest"
-            )
-    if manifest["format"] not in MANIFEST_FORMATS:
-        raise InputError(
-            f"{path}: field 'format' is {manifest['format']!r}; this collection reads formats"
-            f" {', '.join(map(str, MANIFEST_FORMATS))}: use the collection version that wrote it"
-        )
-    return manifest
-
-
-def package_rows(manifest: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+def package_rows(manifest: Manifest, path: str) -> list[dict[str, Any]]:
     """The manifest's ``packages`` (``versions.csv`` lines) as dicts with each build's directory."""
-    lines = manifest["packages"]
-    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
-        raise InputError(f"{path}: field 'packages' must be the lines of versions.csv (a list of strings)")
-    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    reader = csv.DictReader(io.StringIO("\n".join(manifest.packages)))
     missing = [column for column in VERSIONS_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
         raise InputError(f"{path}: field 'packages' lacks the versions.csv column(s) {', '.join(missing)}")
-    components = str(manifest["repo_path"]).startswith("component/")
+    components = manifest.repo_path.startswith("component/")
     rows = []
     for number, row in enumerate(reader, start=2):
         if not row["Project"] or not row["Source Sha"] or not row["Dist Sha"]:
@@ -172,18 +138,14 @@ def plan(
     download_dir: str | None = None,
 ) -> dict[str, Any]:
     """Everything reproduce.yml needs from a manifest: rebuild jobs and the test settings."""
-    manifest = load_manifest(manifest_path)
+    manifest = run_manifest.load(manifest_path)
     all_rows = package_rows(manifest, manifest_path)
     rows = select_rows(all_rows, packages, manifest_path)
     # Where a build's earlier-wave packages may be: the tested repo, then every build directory.
-    package_dirs = [str(manifest["repo_path"])] + [row["build_dir"] for row in all_rows]
+    package_dirs = [manifest.repo_path] + [row["build_dir"] for row in all_rows]
     if repos is None:
-        local = manifest.get("repos_dir")
-        repos = (
-            local
-            if local and os.path.isdir(local)
-            else str(manifest["repo_url"]).rsplit("/" + manifest["repo_path"], 1)[0]
-        )
+        local = manifest.repos_dir
+        repos = local if local and os.path.isdir(local) else manifest.repo_base_url
     rebuilds = []
     for row in rows:
         info = read_buildinfo(repos, row["build_dir"])
@@ -204,15 +166,17 @@ def plan(
             }
         )
     return {
-        "run_id": manifest["run_id"],
-        "release": manifest["release"],
-        "repo_hash": manifest["repo_hash"],
-        "repo_path": manifest["repo_path"],
+        "run_id": manifest.run_id,
+        "release": manifest.release,
+        "repo_hash": manifest.repo_hash,
+        "repo_path": manifest.repo_path,
         "repos": repos,
-        "repo_base_url": str(manifest["repo_url"]).rsplit("/" + manifest["repo_path"], 1)[0],
-        "verdict": manifest.get("verdict"),
-        "deploy": {"scenario": (manifest.get("deploy") or {}).get("scenario", "scenario001")},
-        "tempest": _tempest_settings(manifest),
+        "repo_base_url": manifest.repo_base_url,
+        "verdict": manifest.verdict,
+        "reasons": manifest.reasons,
+        "tested_hash_is_older": manifest.tested_hash_is_older,
+        "deploy": {"scenario": manifest.deploy.scenario or "scenario001"},
+        "tempest": _tempest_settings(manifest.tempest),
         "rebuilds": rebuilds,
         "batches": batches(rebuilds),
     }
@@ -289,10 +253,9 @@ def batches(rebuilds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return list(grouped.values())
 
 
-def _tempest_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def _tempest_settings(tempest: Tempest) -> dict[str, Any]:
     """The recorded test selection and counts (empty selection: the run did not record one)."""
-    tempest = manifest.get("tempest") or {}
-    selection = tempest.get("selection") or {}
+    selection = tempest.selection
     return {
         "selection": {
             "include": list(selection.get("include") or []),
@@ -301,7 +264,7 @@ def _tempest_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
             "concurrency": selection.get("concurrency"),
             "install": selection.get("install"),
         },
-        "recorded": {key: tempest.get(key, 0) for key in ("total", "passed", "failed", "skipped", "flaky")},
+        "recorded": {key: getattr(tempest, key) for key in ("total", "passed", "failed", "skipped", "flaky")},
     }
 
 

@@ -10,7 +10,8 @@ module: reproduce_plan
 short_description: Read a pipeline run's manifest and plan its reproduction
 version_added: 0.1.0
 description:
-  - Reads the C(manifest.json) a run of C(playbooks/pipeline.yml) wrote and checks it.
+  - Reads the C(manifest.json) a run of C(playbooks/pipeline.yml) wrote (any format this collection reads,
+    see C(docs/run_manifest.md)) and checks it; a bad field fails in one line naming it.
   - For each package to rebuild, reads the C(buildinfo.json) in its build directory
     (from the run's C(repos/) directory when it is on this machine, else over HTTP from
     the run's repository URL) and returns the M(distroforge.openstack.package_build) job
@@ -86,9 +87,18 @@ repos:
   returned: always
   type: str
 verdict:
-  description: The run's verdict.
+  description: The run's verdict (C(passed) or C(failed)).
   returned: always
   type: str
+reasons:
+  description: Why the run's verdict is C(failed); empty when it passed.
+  returned: always
+  type: list
+  elements: str
+tested_hash_is_older:
+  description: A build of the run failed, so it tested an older hash than it meant to.
+  returned: always
+  type: bool
 deploy:
   description: C(scenario) the run deployed.
   returned: always

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import json
@@ -14,12 +15,12 @@ import pytest
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._reproduce import (
     compare,
-    load_manifest,
     package_rows,
     plan,
     rewrite_url,
     select_rows,
 )
+from ansible_collections.distroforge.openstack.plugins.module_utils._runs import manifest as run_manifest
 
 HEADER = (
     "Project,Source Repo,Source Sha,Dist Repo,Dist Sha,Status,Last Success Timestamp,Component,Extended Sha,Pkg NVR"
@@ -138,36 +139,42 @@ def test_a_missing_buildinfo_names_the_file_and_the_option(run):
         ("{not json", r"manifest.json: not JSON \(.* at line 1 column 2\)"),
         ("[]", r"manifest.json: a manifest is a JSON object, found list"),
         (json.dumps({"format": 1}), r"manifest.json: field 'run_id' is missing"),
+        (json.dumps({"format": 7}), r"field 'format' is 7, newer than this collection reads \(1, 2\)"),
     ],
 )
-def test_bad_manifests_fail_with_one_line_naming_file_and_field(tmp_path, content, message):
+def test_a_bad_manifest_fails_the_plan_in_one_line(tmp_path, content, message):
+    # the manifest is read by _runs.manifest (its own tests try every bad input); the plan passes its errors on
     path = tmp_path / "manifest.json"
     path.write_text(content)
     with pytest.raises(InputError, match=message):
-        load_manifest(str(path))
-
-
-def test_a_future_manifest_format_is_refused(run):
-    path, manifest, _repos = run
-    path.write_text(json.dumps({**manifest, "format": 7}))
-    with pytest.raises(InputError, match=r"field 'format' is 7; this collection reads formats 1"):
-        load_manifest(str(path))
+        plan(str(path))
 
 
 def test_no_manifest_at_all(tmp_path):
     with pytest.raises(InputError, match=r"no such manifest; give the runs/<run id>/manifest.json"):
-        load_manifest(str(tmp_path / "nope.json"))
+        plan(str(tmp_path / "nope.json"))
+
+
+def test_a_format_2_manifest_plans_like_its_format_1_original(run, tmp_path):
+    path, _manifest, _repos = run
+    again = tmp_path / "format2.json"
+    run_manifest.write(again, run_manifest.load(path))
+    assert json.loads(again.read_text())["format"] == 2
+    assert plan(str(again)) == plan(str(path))
 
 
 def test_packages_need_the_versions_csv_columns(run):
-    path, manifest, _repos = run
+    path = run[0]
+    manifest = run_manifest.load(path)
+    columns = ["Project,Source Sha,Status,Component,Pkg NVR", "a,b,c,d,e"]
     with pytest.raises(InputError, match=r"lacks the versions.csv column\(s\) Dist Sha"):
-        package_rows({**manifest, "packages": ["Project,Source Sha,Status,Component,Pkg NVR", "a,b,c,d,e"]}, str(path))
+        package_rows(dataclasses.replace(manifest, packages=columns), str(path))
 
 
 def test_component_runs_find_builds_under_their_component(run):
-    path, manifest, _repos = run
-    rows = package_rows({**manifest, "repo_path": "component/common/36/1f/x"}, str(path))
+    path = run[0]
+    manifest = run_manifest.load(path)
+    rows = package_rows(dataclasses.replace(manifest, repo_path="component/common/36/1f/x"), str(path))
     assert rows[2]["build_dir"] == f"component/common/36/1f/{KSM[0]}_{KSM[1][:8]}"
     assert select_rows(rows, [], str(path))[0]["project"] == "keystone"
 
