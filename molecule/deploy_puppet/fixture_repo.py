@@ -59,17 +59,17 @@ def build(root: Path) -> dict:
     repos = root / "repos"
     repo_dir = repos / commit_hash[:2] / commit_hash[2:4] / repo_hash
     info = {"repos_dir": str(repos), "repo_hash": repo_hash, "version": version, "debian_version": debian_version}
+    gnupg = root / "gnupg"
+    env = {**os.environ, "GNUPGHOME": str(gnupg)}
     if (repo_dir / "InRelease").is_file():
-        return info
+        return {**info, "key_fingerprint": _fingerprint(env)}
     repo_dir.mkdir(parents=True, exist_ok=True)
     download = root / "download"
     download.mkdir(exist_ok=True)
     _run("apt-get", "download", *(f"{name}={debian_version}" for name in PACKAGES), cwd=download)
     for deb in sorted(download.glob("*.deb")):
         _reversion(deb, debian_version, version, repo_dir)
-    gnupg = root / "gnupg"
     gnupg.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "GNUPGHOME": str(gnupg)}
     if not _run("gpg", "--batch", "--list-secret-keys", env=env).strip():
         _run(
             "gpg", "--batch", "--passphrase", "", "--quick-gen-key",
@@ -90,7 +90,13 @@ def build(root: Path) -> dict:
     if current.is_symlink():
         current.unlink()
     current.symlink_to(os.path.relpath(repo_dir, repos))
-    return info
+    return {**info, "key_fingerprint": _fingerprint(env)}
+
+
+def _fingerprint(env: dict) -> str:
+    """The signing key's fingerprint, which repo_configure checks the downloaded key against."""
+    listing = _run("gpg", "--batch", "--with-colons", "--list-keys", env=env)
+    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
 
 
 if __name__ == "__main__":
