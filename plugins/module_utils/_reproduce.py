@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
+from ._build import backends
 from ._build.source import sha256_file
 from ._common.errors import InputError
 from ._runs import manifest as run_manifest
@@ -35,7 +36,7 @@ VERSIONS_COLUMNS = ("Project", "Source Sha", "Dist Sha", "Status", "Component", 
 # Build metadata, not packages: dpkg's .buildinfo lists the builder's installed
 # packages and .changes carries the .buildinfo's checksum, so both change with
 # the builder's toolchain even when every package is bit-identical.
-METADATA_SUFFIXES = (".buildinfo", ".changes")
+METADATA_SUFFIXES = backends.metadata_suffixes()
 FETCH_TIMEOUT = 30
 REPOS_HINT = "give the run's repos/ directory or its URL (reproduce.yml: -e distroforge_reproduce_repos=<dir or URL>)"
 
@@ -149,13 +150,11 @@ def plan(
     rebuilds = []
     for row in rows:
         info = read_buildinfo(repos, row["build_dir"])
-        settings = info.get("settings") or {}
         rebuilds.append(
             {
                 "job": job_from_buildinfo(info, rewrites or {}),
                 "backend": info["backend"],
-                "rpm_nodeps": settings.get("rpm_nodeps"),
-                "rpm_dist": settings.get("rpm_dist"),
+                **_rebuild_options(info, row["build_dir"]),
                 "extra_packages": [
                     find_package(item, info["project"], repos, package_dirs, download_dir)
                     for item in info["inputs"].get("build_against") or []
@@ -180,6 +179,13 @@ def plan(
         "rebuilds": rebuilds,
         "batches": batches(rebuilds),
     }
+
+
+def _rebuild_options(info: Mapping[str, Any], build_dir: str) -> dict[str, Any]:
+    """package_build's backend options (None: not set) that rebuild with the recorded settings."""
+    backend = backends.get(info["backend"], where=f"{build_dir}/buildinfo.json: field 'backend'")
+    options = backend.rebuild_options(info.get("settings") or {})
+    return {name: options.get(name) for name in backends.module_options()}
 
 
 def find_package(
@@ -236,14 +242,14 @@ def batches(rebuilds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rebuilds grouped by backend and settings: one package_build call each, its builds in parallel."""
     grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
     for rebuild in rebuilds:
-        key = (rebuild["backend"], rebuild["rpm_nodeps"], rebuild["rpm_dist"], tuple(rebuild["extra_packages"]))
+        options = {name: rebuild[name] for name in backends.module_options()}
+        key = (rebuild["backend"], *options.values(), tuple(rebuild["extra_packages"]))
         batch = grouped.setdefault(
             key,
             {
-                "backend": key[0],
-                "rpm_nodeps": key[1],
-                "rpm_dist": key[2],
-                "extra_packages": list(key[3]),
+                "backend": rebuild["backend"],
+                **options,
+                "extra_packages": list(rebuild["extra_packages"]),
                 "jobs": [],
                 "rebuilds": [],
             },

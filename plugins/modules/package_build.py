@@ -92,11 +92,12 @@ options:
     default: 3
   rpm_nodeps:
     description:
-      - Pass C(--nodeps) to rpmbuild. By default only where rpm has no package
-        database (Debian builders), where BuildRequires cannot be checked.
+      - Pass C(--nodeps) to rpmbuild (C(rpmbuild) backend; other backends ignore it).
+        By default only where rpm has no package database (Debian builders),
+        where BuildRequires cannot be checked.
     type: bool
   rpm_dist:
-    description: Value of the C(%dist) macro, e.g. C(.el9).
+    description: Value of the C(%dist) macro, e.g. C(.el9) (C(rpmbuild) backend; other backends ignore it).
     type: str
   keep_build_dir:
     description: Keep the scratch build directory (for debugging).
@@ -196,7 +197,7 @@ counts:
 
 import os
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._build import privs
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import backends, privs
 from ansible_collections.distroforge.openstack.plugins.module_utils._build.runner import (
     BuildJob,
     BuildSettings,
@@ -228,10 +229,10 @@ def _work(module: DistroforgeModule) -> dict:
         timeout=params["timeout"],
         retry_patterns=params["retry_patterns"],
         max_retries=params["max_retries"],
-        rpm_nodeps=params["rpm_nodeps"],
-        rpm_dist=params["rpm_dist"],
         keep_build_dir=params["keep_build_dir"],
         extra_packages=tuple(params["extra_packages"]),
+        # the backends' own settings (rpm_nodeps, rpm_dist): each backend takes those that are its own
+        options={name: params[name] for name in backends.module_options()},
     )
     settings.validate()
     if params["build_user"]:
@@ -257,7 +258,8 @@ def main() -> None:
     module = DistroforgeModule(
         argument_spec={
             "jobs": {"type": "list", "elements": "dict", "required": True},
-            "backend": {"type": "str", "choices": ["rpmbuild", "dpkg", "sbuild", "mock"], "required": True},
+            # the registry's names; DOCUMENTATION lists them too (a unit test keeps the two equal)
+            "backend": {"type": "str", "choices": list(backends.names()), "required": True},
             "builder": {"type": "str", "default": "localhost"},
             "workdir": {"type": "path", "required": True},
             "mirror_dir": {"type": "path", "required": True},

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._build import mock, rpm
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import rpm
+from ansible_collections.distroforge.openstack.plugins.module_utils._build.backends import mock
 from ansible_collections.distroforge.openstack.plugins.module_utils._build.runner import (
     BuildJob,
     BuildSettings,
@@ -290,7 +291,10 @@ def test_mock_backend_end_to_end_with_a_stand_in(repos, monkeypatch):
 def test_sbuild_builds_in_a_clean_chroot_bit_identically(repos):
     tmp, up, dg = repos
     cache = "/var/cache/distroforge/sbuild"  # the chroot is made once per machine, like a builder's cache
-    results = [build_one(job_for(up, dg), settings(tmp, "sbuild", name, sbuild_cache=cache)) for name in ("a", "b/c")]
+    results = [
+        build_one(job_for(up, dg), settings(tmp, "sbuild", name, options={"sbuild_cache": cache}))
+        for name in ("a", "b/c")
+    ]
     for result in results:
         assert result.status == "SUCCESS", result.log_tail
         assert "sbuild (clean chroot, unshare mode)" in Path(result.log).read_text()

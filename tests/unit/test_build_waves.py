@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._build import mock, queue
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import queue
+from ansible_collections.distroforge.openstack.plugins.module_utils._build.backends import mock
 from ansible_collections.distroforge.openstack.plugins.module_utils._build.runner import (
     BuildJob,
     BuildSettings,
@@ -129,7 +130,7 @@ def test_mock_config_puts_the_earlier_waves_repository_first():
 def test_sbuild_builds_b_against_a_through_its_extra_repository(tmp_path):
     a, b = jobs_for(*make_chain(tmp_path))
     cache = "/var/cache/distroforge/sbuild"  # shared with test_build.py: the chroot is made once per machine
-    result_a, result_b = build_many([a, b], settings(tmp_path, "sbuild", sbuild_cache=cache), waves=[0, 1])
+    result_a, result_b = build_many([a, b], settings(tmp_path, "sbuild", options={"sbuild_cache": cache}), waves=[0, 1])
     assert result_a.status == result_b.status == "SUCCESS", result_b.log_tail
     log = Path(result_b.log).read_text()
     deb_a = next(Path(x).name for x in result_a.artifacts if x.endswith(".deb"))

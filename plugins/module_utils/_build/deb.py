@@ -1,4 +1,4 @@
-"""The dpkg backend: dpkg-buildpackage in the sandbox, with our changelog entry.
+"""DEB packaging: a distgit's debian/, our changelog entry, the source tree the DEB backends build.
 
 The distgit carries ``debian/``; its changelog's top entry gives the source
 package name, the distribution and the epoch Debian uses for the package
@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from email.utils import formatdate
 
 from .._common.errors import InputError
-from .._common.proc import run
 from .._versions import pbr
-from .sandbox import BUILD_ROOT, base_env, bwrap_argv, unpacked_deps_env
+from .sandbox import base_env
 from .source import BuildInputs
 
 try:
@@ -31,8 +30,6 @@ else:
     _IMPORT_ERROR = None
 
 MAINTAINER = "distroforge <builder@distroforge.invalid>"
-HOST_DPKG_DB = "/var/lib/dpkg"
-DEPS = f"{BUILD_ROOT}/deps"  # the distro's own earlier packages, inside the sandbox
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ def _upstream_part(deb_version: str) -> str:
     return deb_version.split(":", 1)[-1].rsplit("-", 1)[0]
 
 
-def _prepare(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[str, str]]:
+def prepare_tree(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[str, str]]:
     """Unpack the source, add debian/ and our changelog entry; return (deb_root, package_dir, env)."""
     tarball, top_dir, version = inputs.source.tarball, inputs.source.top_dir, inputs.source.version
     upstream = _upstream_part(version.deb_version)
@@ -115,7 +112,8 @@ def _prepare(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[str,
     return deb_root, package_dir, env
 
 
-def _artifacts(directory: str, project: str, tool: str) -> list[str]:
+def collect_debs(directory: str, project: str, tool: str) -> list[str]:
+    """The .debs a tool made in ``directory`` and the source package and metadata files beside them."""
     debs = sorted(glob.glob(os.path.join(directory, "*.deb")))
     if not debs:
         raise InputError(f"{project}: {tool} made no .deb")
@@ -123,110 +121,3 @@ def _artifacts(directory: str, project: str, tool: str) -> list[str]:
     for pattern in ("*.dsc", "*.debian.tar.*", "*.orig.tar.*", "*.buildinfo", "*.changes", "*.tar.xz"):
         extra += glob.glob(os.path.join(directory, pattern))
     return sorted(set(debs + extra))
-
-
-def _status_paragraph(deb: str) -> str:
-    """The package's control fields as an installed entry of a dpkg status file."""
-    fields = run(["dpkg-deb", "--field", deb], what=f"dpkg-deb --field {os.path.basename(deb)}").stdout.strip()
-    return f"{fields}\nStatus: install ok installed\n"
-
-
-def stage_against(inputs: BuildInputs, debs: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Make the distro's earlier .debs part of the sandbox's system; return (dpkg options, env).
-
-    dpkg in bubblewrap builds with the builder's own packages (its ``/usr``),
-    which cannot be changed per build.  So the earlier waves' .debs are
-    added beside it: registered as installed in a private copy of the dpkg
-    database (``--admindir``), so build dependencies are checked against the
-    builder's packages plus these, and unpacked under ``/build/deps/root``
-    with their Python modules and programs on ``PYTHONPATH``/``PATH``.
-    """
-    if not debs:
-        return [], {}
-    deps = os.path.join(inputs.build_dir, "deps")
-    pkgs, admin, root = (os.path.join(deps, sub) for sub in ("pkgs", "dpkg", "root"))
-    for path in (pkgs, os.path.join(admin, "updates"), root):
-        os.makedirs(path, exist_ok=True)
-    ours = [_status_paragraph(deb) for deb in debs]
-    names = {para.split("\n", 1)[0] for para in ours}  # "Package: <name>"
-    with open(os.path.join(HOST_DPKG_DB, "status"), encoding="utf-8") as handle:
-        host = [p.strip("\n") for p in handle.read().split("\n\n") if p.strip()]
-    # ours replace the builder's own copy of a package (e.g. Debian's python3-keystoneclient)
-    status = [p + "\n" for p in host if p.split("\n", 1)[0] not in names] + ours
-    with open(os.path.join(admin, "status"), "w", encoding="utf-8") as handle:
-        handle.write("\n".join(status))
-    for name in ("arch",):
-        if os.path.exists(os.path.join(HOST_DPKG_DB, name)):
-            shutil.copy2(os.path.join(HOST_DPKG_DB, name), os.path.join(admin, name))
-    for deb in debs:
-        shutil.copy2(deb, os.path.join(pkgs, os.path.basename(deb)))
-    inputs.log.run(
-        bwrap_argv(
-            inputs.build_dir,
-            ["sh", "-c", f'for deb in {DEPS}/pkgs/*.deb; do dpkg-deb -x "$deb" {DEPS}/root || exit 1; done'],
-            env=base_env(inputs.source.version.commit_time),
-        ),
-        what="unpack the distro's earlier packages under /build/deps/root (no network)",
-    )
-    return [f"--admindir={DEPS}/dpkg"], unpacked_deps_env(root)
-
-
-def build(inputs: BuildInputs, info: DebianInfo, *, against: list[str] | None = None) -> list[str]:
-    """dpkg-buildpackage on the builder's own packages (plus ``against``), in the sandbox; return artifacts."""
-    deb_root, package_dir, env = _prepare(inputs, info)
-    dpkg_opts, deps_env = stage_against(inputs, against or [])
-    env = env | deps_env
-    inside = f"{BUILD_ROOT}/deb/{package_dir}"
-    log = inputs.log
-    log.run(
-        bwrap_argv(inputs.build_dir, ["dpkg-checkbuilddeps", *dpkg_opts], env=env, cwd=inside),
-        what="dpkg-checkbuilddeps",
-    )
-    buildpackage = ["dpkg-buildpackage", "-us", "-uc", "--build=full", "--no-pre-clean", *dpkg_opts]
-    log.run(bwrap_argv(inputs.build_dir, buildpackage, env=env, cwd=inside), what="dpkg-buildpackage (no network)")
-    return _artifacts(deb_root, inputs.project, "dpkg-buildpackage")
-
-
-def sbuild_build(
-    inputs: BuildInputs, info: DebianInfo, chroot: str, *, dist: str = "bookworm", against: list[str] | None = None
-) -> list[str]:
-    """A clean-chroot build: source package in our sandbox, then sbuild in unshare mode.
-
-    sbuild installs the build dependencies from the chroot's mirror (the
-    only network it uses) plus ``against`` (the distro's earlier packages,
-    offered through sbuild's temporary extra repository) and builds without
-    network at the fixed path ``/build/<source>`` so two builds of a commit
-    give the same bytes.
-    """
-    deb_root, package_dir, env = _prepare(inputs, info)
-    log = inputs.log
-    log.run(
-        bwrap_argv(inputs.build_dir, ["dpkg-source", "-b", package_dir], env=env, cwd=f"{BUILD_ROOT}/deb"),
-        what="dpkg-source -b (no network)",
-    )
-    dscs = sorted(glob.glob(os.path.join(deb_root, "*.dsc")))
-    if len(dscs) != 1:
-        raise InputError(f"{inputs.project}: dpkg-source made {len(dscs)} .dsc files, expected one")
-    out = os.path.join(inputs.build_dir, "sbuild")
-    os.makedirs(out, exist_ok=True)
-    argv = [
-        "sbuild",
-        "--chroot-mode=unshare",
-        f"--chroot={chroot}",
-        f"--dist={dist}",
-        "--arch-all",
-        "--no-run-lintian",
-        "--no-run-autopkgtest",
-        "--no-run-piuparts",
-        "--no-apt-upgrade",
-        "--no-apt-distupgrade",
-        "--nolog",
-        f"--build-dir={out}",
-        f"--build-path=/build/{info.source}",
-        *(f"--extra-package={deb}" for deb in against or []),
-        dscs[0],
-    ]
-    log.run(argv, what="sbuild (clean chroot, unshare mode)", env=env | {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
-    patterns = ("*.dsc", "*.debian.tar.*", "*.orig.tar.*")
-    sources = [path for pattern in patterns for path in glob.glob(os.path.join(deb_root, pattern))]
-    return sorted({*_artifacts(out, inputs.project, "sbuild"), *sources})

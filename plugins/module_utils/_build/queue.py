@@ -18,7 +18,7 @@ from .._common.proc import run
 from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
 from .._sources import git as srcgit
 from .._statedb.db import StateDB
-from . import deps
+from . import backends, deps
 
 FAILED, RETRY = "FAILED", "RETRY"
 
@@ -33,11 +33,12 @@ def _relations(mirror_dir: str, job: Mapping[str, Any]) -> deps.Relations:
     ).stdout.split()
     relations = deps.Relations()
     for name in names:
-        if (name.endswith(".spec") and "/" not in name) or name == "debian/control":
-            text = run(["git", "--git-dir", mirror, "show", f"{job['distgit_hash']}:{name}"], check=False).stdout
-            found = deps.spec_relations(text) if name.endswith(".spec") else deps.control_relations(text)
-            relations.provides |= found.provides
-            relations.build_requires |= found.build_requires
+        for kind in backends.kinds():
+            if kind.is_packaging_file(name):
+                text = run(["git", "--git-dir", mirror, "show", f"{job['distgit_hash']}:{name}"], check=False).stdout
+                found = kind.relations(text)
+                relations.provides |= found.provides
+                relations.build_requires |= found.build_requires
     return relations
 
 

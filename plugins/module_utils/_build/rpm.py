@@ -1,4 +1,4 @@
-"""The rpmbuild backend: SRPM, then RPM from that SRPM, in the sandbox.
+"""RPM packaging: an RDO-style spec filled in as DLRN does, and the SRPM both RPM backends start from.
 
 RDO distgits carry specs with ``Version: XXX`` and ``Release: XXX`` and
 name their ``Source0`` after the sdist; DLRN fills them in at build time.
@@ -14,10 +14,8 @@ import re
 import shutil
 
 from .._common.errors import InputError
-from .._common.proc import run
 from .._versions import pbr
-from . import deps
-from .sandbox import BUILD_ROOT, base_env, bwrap_argv, unpacked_deps_env
+from .sandbox import BUILD_ROOT, base_env, bwrap_argv
 from .source import BuildInputs
 
 TOPDIR = f"{BUILD_ROOT}/rpmbuild"
@@ -125,7 +123,7 @@ def build_srpm(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = N
         bwrap_argv(
             build_dir,
             ["rpmbuild", "-bs", *rpmbuild_args(nodeps, dist), f"{TOPDIR}/SPECS/{spec_name}"],
-            env=_env(inputs),
+            env=build_env(inputs),
         ),
         what="rpmbuild -bs (SRPM, no network)",
     )
@@ -135,74 +133,7 @@ def build_srpm(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = N
     return srpms[0]
 
 
-def _env(inputs: BuildInputs) -> dict[str, str]:
+def build_env(inputs: BuildInputs) -> dict[str, str]:
+    """The environment of the rpmbuild steps: the commit time, and the version for pbr."""
     version = inputs.source.version
     return base_env(version.commit_time, {"PBR_VERSION": version.upstream_version})
-
-
-def stage_against(inputs: BuildInputs, rpms: list[str]) -> dict[str, str]:
-    """Unpack the distro's earlier RPMs under ``/build/deps/root``; return the env that uses them.
-
-    rpmbuild builds with the builder's own toolchain; on Debian builders rpm
-    has no package database, so nothing can be installed for one build and
-    BuildRequires cannot be checked (``--nodeps``).  The earlier waves' RPMs
-    are unpacked beside the system instead, their Python modules and
-    programs on ``PYTHONPATH``/``PATH`` (mock, on EL builders, installs them
-    for real from a repository: see mock.py).
-    """
-    if not rpms:
-        return {}
-    root = os.path.join(inputs.build_dir, "deps", "root")
-    pkgs = os.path.join(inputs.build_dir, "deps", "pkgs")
-    os.makedirs(root, exist_ok=True)
-    os.makedirs(pkgs, exist_ok=True)
-    for path in rpms:
-        shutil.copy2(path, os.path.join(pkgs, os.path.basename(path)))
-    unpack = (
-        f'cd {BUILD_ROOT}/deps/root && for r in ../pkgs/*.rpm; do rpm2cpio "$r" | cpio -idm --quiet || exit 1; done'
-    )
-    inputs.log.run(
-        bwrap_argv(inputs.build_dir, ["sh", "-c", unpack], env=base_env(inputs.source.version.commit_time)),
-        what="unpack the distro's earlier packages under /build/deps/root (no network)",
-    )
-    return unpacked_deps_env(root)
-
-
-def check_build_requires(inputs: BuildInputs, spec_text: str, rpms: list[str]) -> None:
-    """BuildRequires checked against the builder's rpm database plus ``rpms`` (names, not versions).
-
-    rpmbuild alone would only look at the database, where the distro's
-    fresh packages are not installed; so we check and then pass ``--nodeps``.
-    """
-    provided: set[str] = set()
-    for path in rpms:
-        out = run(["rpm", "-qp", "--provides", path], what=f"rpm -qp --provides {os.path.basename(path)}").stdout
-        provided |= {line.split()[0] for line in out.splitlines() if line.strip()}
-    wanted = sorted(deps.spec_relations(spec_text).build_requires - provided)
-    missing = [name for name in wanted if run(["rpm", "-q", "--whatprovides", name], check=False).rc != 0]
-    inputs.log.write(f"==> BuildRequires checked against the rpm database and {len(rpms)} distro package(s)")
-    if missing:
-        raise InputError(f"{inputs.project}: Unmet build dependencies: {', '.join(missing)}")
-
-
-def build(
-    inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = None, against: list[str] | None = None
-) -> list[str]:
-    """Build the SRPM then the RPMs from it (with ``against`` at hand); return the artifact paths."""
-    srpm = build_srpm(inputs, nodeps=nodeps, dist=dist)
-    srpm_inside = f"{TOPDIR}/SRPMS/{os.path.basename(srpm)}"
-    against = against or []
-    if against and not nodeps:
-        spec = glob.glob(os.path.join(inputs.build_dir, "rpmbuild", "SPECS", "*.spec"))[0]
-        with open(spec, encoding="utf-8") as handle:
-            check_build_requires(inputs, handle.read(), against)
-        nodeps = True
-    env = _env(inputs) | stage_against(inputs, against)
-    inputs.log.run(
-        bwrap_argv(inputs.build_dir, ["rpmbuild", "--rebuild", *rpmbuild_args(nodeps, dist), srpm_inside], env=env),
-        what="rpmbuild --rebuild (RPMs from the SRPM, no network)",
-    )
-    rpms = sorted(glob.glob(os.path.join(inputs.build_dir, "rpmbuild", "RPMS", "*", "*.rpm")))
-    if not rpms:
-        raise InputError(f"{inputs.project}: rpmbuild made no binary RPM")
-    return [srpm, *rpms]

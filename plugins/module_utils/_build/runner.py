@@ -17,20 +17,20 @@ import shutil
 import subprocess
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .._common.errors import DistroforgeError, InputError
 from .._sources import git as srcgit
-from . import deb, mock, privs, rpm, sbuild
+from . import backends, privs
+from .backends.base import Backend, PackageKind
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
 from .sandbox import base_env
 from .source import BuildInputs, make_source, sha256_file
 
-BACKENDS = ("rpmbuild", "dpkg", "sbuild", "mock")
 SUCCESS, FAILED, RETRY = "SUCCESS", "FAILED", "RETRY"
 BUILDINFO_FORMAT = 1
 
@@ -63,38 +63,52 @@ class BuildSettings:
     timeout: float = 3600
     retry_patterns: Sequence[str] = ()
     max_retries: int = 3
-    rpm_nodeps: bool | None = None  # None: only where rpm has no package database (Debian builders)
-    rpm_dist: str | None = None
     keep_build_dir: bool = False
-    mock: mock.MockSettings = field(default_factory=mock.MockSettings)
-    sbuild_chroot: sbuild.ChrootSpec = field(default_factory=sbuild.ChrootSpec)
-    sbuild_cache: str | None = None  # default: <workdir>/sbuild-chroots
     # Binary packages (.deb/.rpm) of the distro to build against: earlier
     # build waves, from this builder or (copied here) from the others.
     extra_packages: Sequence[str] = ()
+    # The backends' own settings (rpm_nodeps, rpm_dist, sbuild_cache, ...: see each
+    # backend's options_type): a backend takes the keys that are its settings, None meaning the default.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def backend_class(self) -> type[Backend]:
+        """The registered backend of ``backend``; InputError naming the choices."""
+        return backends.get(self.backend)
+
+    def make_backend(self) -> Backend:
+        """A backend object for one build, with its settings from ``options``."""
+        cls = self.backend_class()
+        return cls(cls.parse_options(self.options), self.workdir)
 
     def validate(self) -> None:
         """Raise InputError naming the bad setting."""
-        if self.backend not in BACKENDS:
-            raise InputError(f"backend: '{self.backend}' is not one of {', '.join(BACKENDS)} on this builder")
+        cls = self.backend_class()
+        unknown = sorted(set(self.options) - backends.option_names())
+        if unknown:
+            raise InputError(
+                f"options: '{unknown[0]}' is not a setting of any build backend; "
+                f"use one of {', '.join(sorted(backends.option_names()))}"
+            )
+        cls.parse_options(self.options)
         if self.timeout <= 0:
             raise InputError("timeout: must be a positive number of seconds")
         if self.max_retries < 0:
             raise InputError("max_retries: must be 0 or more")
         for index, path in enumerate(self.extra_packages):
             if not is_binary_package(path):
-                raise InputError(f"extra_packages[{index}]: '{path}' is not a binary .deb or .rpm")
+                kinds = " or ".join(sorted(kind.binary_suffix for kind in backends.kinds()))
+                raise InputError(f"extra_packages[{index}]: '{path}' is not a binary {kinds}")
             if not os.path.isfile(path):
                 raise InputError(f"extra_packages[{index}]: '{path}' does not exist on this builder")
 
-    def packages_for(self, suffix: str) -> list[str]:
-        """The extra packages of one kind (``.deb`` or ``.rpm``), sorted by file name."""
-        return sorted((p for p in self.extra_packages if p.endswith(suffix)), key=os.path.basename)
+    def packages_for(self, kind: PackageKind) -> list[str]:
+        """The extra packages of one kind (RPM or DEB), sorted by file name."""
+        return sorted((p for p in self.extra_packages if kind.is_binary(p)), key=os.path.basename)
 
 
 def is_binary_package(path: str) -> bool:
-    """A .deb or a binary (not source) .rpm."""
-    return path.endswith(".deb") or (path.endswith(".rpm") and not path.endswith(".src.rpm"))
+    """A binary package some backend builds (a .deb, or a binary not source .rpm)."""
+    return backends.is_binary_package(path)
 
 
 @dataclass
@@ -127,34 +141,30 @@ class BuildResult:
         return data
 
 
-_TOOLCHAIN: dict[str, str] = {}
+# Tools every build uses, whatever the backend; backends add theirs (Backend.toolchain_probes).
+COMMON_PROBES: dict[str, tuple[str, ...]] = {
+    "python3": ("/usr/bin/python3", "--version"),
+    "bwrap": ("bwrap", "--version"),
+    "git": ("git", "--version"),
+}
+_PROBED: dict[str, str] = {}
 
 
-def toolchain() -> dict[str, str]:
-    """Versions of the tools a build uses (asked once per process)."""
-    if not _TOOLCHAIN:
-        probes = {
-            "rpmbuild": ["rpmbuild", "--version"],
-            "dpkg-buildpackage": ["dpkg-buildpackage", "--version"],
-            "python3": ["/usr/bin/python3", "--version"],
-            "bwrap": ["bwrap", "--version"],
-            "git": ["git", "--version"],
-        }
-        for name, argv in probes.items():
-            try:
-                out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30).stdout
-            except (OSError, subprocess.TimeoutExpired):
-                out = ""
-            _TOOLCHAIN[name] = out.splitlines()[0].strip() if out.strip() else "absent"
-        _TOOLCHAIN["os"] = platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
-        _TOOLCHAIN["arch"] = platform.machine()
-    return dict(_TOOLCHAIN)
-
-
-def _rpm_has_db() -> bool:
-    """True on RPM-based builders, where rpmbuild can check BuildRequires."""
-    out = subprocess.run(["rpm", "-qa"], capture_output=True, text=True, check=False).stdout
-    return bool(out.strip())
+def toolchain(probes: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
+    """Versions of the tools a build uses: the common ones and ``probes`` (each asked once per process)."""
+    wanted = {**COMMON_PROBES, **(probes or {})}
+    for name, argv in wanted.items():
+        if name in _PROBED:
+            continue
+        try:
+            out = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        _PROBED[name] = out.splitlines()[0].strip() if out.strip() else "absent"
+    found = {name: _PROBED[name] for name in wanted}
+    found["os"] = platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
+    found["arch"] = platform.machine()
+    return found
 
 
 def _export(mirror: str, commit: str, dest: str, where: str = "") -> None:
@@ -199,43 +209,25 @@ def _distgit_files(distgit_dir: str) -> dict[str, str]:
 
 def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog) -> tuple[list[str], Any, dict]:
     """One build attempt; returns (artifacts, version, extra buildinfo)."""
+    backend = settings.make_backend()
     upstream_mirror = srcgit.ensure_commit(settings.mirror_dir, job.upstream, job.commit_hash)
     distgit_mirror = srcgit.ensure_commit(settings.mirror_dir, job.distgit, job.distgit_hash)
     distgit_dir = os.path.join(scratch, "distgit")
     _export(distgit_mirror, job.distgit_hash, distgit_dir, job.project)
     extra: dict[str, Any] = {"distgit_files": _distgit_files(distgit_dir)}
-    info = None
-    epoch = None
-    if settings.backend in ("dpkg", "sbuild"):
-        info = deb.read_debian(distgit_dir, job.project)
-        epoch = info.epoch
-    else:
-        rpm.find_spec(distgit_dir, job.project)  # fail early, before the sdist
-    source = make_source(upstream_mirror, job.commit_hash, scratch, log, epoch=epoch, project=job.project)
+    packaging = backend.kind.read_packaging(distgit_dir, job.project)  # fail early, before the sdist
+    backend.prepare(log)
+    source = make_source(upstream_mirror, job.commit_hash, scratch, log, epoch=packaging.epoch, project=job.project)
     extra["source_tarball"] = {"name": os.path.basename(source.tarball), "sha256": source.sha256}
     inputs = BuildInputs(scratch, distgit_dir, source, log, job.project, job.distgit_hash)
-    against = settings.packages_for(".deb" if settings.backend in ("dpkg", "sbuild") else ".rpm")
+    against = settings.packages_for(backend.kind)
     extra["build_against"] = [{"name": os.path.basename(p), "sha256": sha256_file(p)} for p in against]
     if against:
         log.write("==> building against the distro's own packages: " + ", ".join(os.path.basename(p) for p in against))
-    if settings.backend == "dpkg":
-        artifacts = deb.build(inputs, info, against=against)
-        extra["nvr"] = f"{info.source}_{source.version.deb_version}"
-    elif settings.backend == "sbuild":
-        cache = settings.sbuild_cache or os.path.join(settings.workdir, "sbuild-chroots")
-        chroot = sbuild.ensure_chroot(cache, settings.sbuild_chroot)
-        extra["sbuild_chroot"] = os.path.basename(chroot)
-        artifacts = deb.sbuild_build(inputs, info, chroot, dist=settings.sbuild_chroot.suite, against=against)
-        extra["nvr"] = f"{info.source}_{source.version.deb_version}"
-    elif settings.backend == "mock":
-        artifacts = mock.build(inputs, settings.mock, against=against)
-        extra["nvr"] = os.path.basename(artifacts[0]).removesuffix(".src.rpm")
-    else:
-        nodeps = settings.rpm_nodeps if settings.rpm_nodeps is not None else not _rpm_has_db()
-        extra["rpm_nodeps"] = nodeps
-        artifacts = rpm.build(inputs, nodeps=nodeps, dist=settings.rpm_dist, against=against)
-        srpm = os.path.basename(artifacts[0]).removesuffix(".src.rpm")
-        extra["nvr"] = srpm
+    backend.build(inputs, packaging, against)
+    artifacts = backend.collect(inputs, packaging)
+    extra["nvr"] = backend.kind.nvr(packaging, source.version, artifacts)
+    extra["settings"] = backend.describe()
     return artifacts, source.version, extra
 
 
@@ -302,7 +294,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
                 "status": verdict.status,
                 "project": job.project,
                 "error": verdict.error,
-                "toolchain": toolchain(),
+                "toolchain": toolchain(settings.backend_class().toolchain_probes),
             }
             _publish_result(result_dir, [], log.path, failed_info)
             if not settings.keep_build_dir:
@@ -335,13 +327,9 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
             },
             "version": version.as_dict(),
             "nvr": extra["nvr"],
-            "settings": {
-                "rpm_nodeps": extra.get("rpm_nodeps"),
-                "rpm_dist": settings.rpm_dist,
-                "sbuild_chroot": extra.get("sbuild_chroot"),
-            },
+            "settings": extra["settings"],
             "environment": base_env(version.commit_time),
-            "toolchain": toolchain(),
+            "toolchain": toolchain(settings.backend_class().toolchain_probes),
             "commands": log.commands,
         }
         placed = _publish_result(result_dir, artifacts, log.path, buildinfo)
@@ -417,7 +405,7 @@ def build_as(
     """:func:`build_many` as the build user ``user_name`` (None: as this process); results as dicts.
 
     Run as root, this gives the directories the engine writes to (results,
-    scratch, the sbuild chroot cache, a mirror directory not made yet) to
+    scratch, what the backend names in owned_dirs, a mirror directory not made yet) to
     the user, then builds in a child process that is that user for good.
     """
 
@@ -429,8 +417,8 @@ def build_as(
         return build()
     settings.validate()
     owned = [os.path.join(settings.workdir, "results"), os.path.join(settings.workdir, "scratch")]
-    if settings.backend == "sbuild" and settings.sbuild_cache is None:
-        owned.append(os.path.join(settings.workdir, "sbuild-chroots"))
+    cls = settings.backend_class()
+    owned += cls.owned_dirs(settings.workdir, cls.parse_options(settings.options))
     if not os.path.exists(settings.mirror_dir):
         owned.append(settings.mirror_dir)
     privs.hand_over(user, owned)

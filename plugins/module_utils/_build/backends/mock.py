@@ -15,11 +15,15 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from .._common.errors import InputError
-from . import rpm
-from .rpm import REPRODUCIBLE_MACROS
-from .source import BuildInputs
+from ..._common.errors import InputError
+from .. import rpm
+from ..buildlog import BuildLog
+from ..rpm import REPRODUCIBLE_MACROS
+from ..source import BuildInputs
+from .base import Backend, Packaging
+from .kinds import RPM
 
 # What DLRN's centos-stream-9.cfg installs in the chroot, minus what only
 # DLRN's own scripts need.
@@ -139,16 +143,44 @@ def waves_repo(inputs: BuildInputs, rpms: Sequence[str]) -> str | None:
     return repo
 
 
-def build(inputs: BuildInputs, settings: MockSettings, *, against: Sequence[str] = ()) -> list[str]:
-    """SRPM in our sandbox, then ``mock --rebuild`` (with ``against`` as a repository); return the artifacts."""
-    srpm = rpm.build_srpm(inputs, nodeps=True, dist=f".{settings.dist}")
-    require_mock()
-    resultdir = os.path.join(inputs.build_dir, "mock-result")
-    os.makedirs(resultdir, exist_ok=True)
-    repo = waves_repo(inputs, against)
-    cfg = write_config(inputs.build_dir, settings, inputs.source.version.commit_time, waves_repo=repo)
-    inputs.log.run(argv(cfg, resultdir, srpm), what="mock --rebuild (clean EL chroot, no network)")
-    rpms = sorted(p for p in glob.glob(os.path.join(resultdir, "*.rpm")) if not p.endswith(".src.rpm"))
-    if not rpms:
-        raise InputError(f"{inputs.project}: mock made no binary RPM")
-    return [srpm, *rpms]
+@dataclass(frozen=True)
+class MockOptions:
+    """The mock chroot to build in."""
+
+    mock: MockSettings = field(default_factory=MockSettings)
+
+
+class MockBackend(Backend):
+    """SRPM in our sandbox, then ``mock --rebuild`` (earlier waves' RPMs as a repository)."""
+
+    name = "mock"
+    kind = RPM
+    options_type = MockOptions
+    toolchain_probes: ClassVar[Mapping[str, Sequence[str]]] = {
+        "rpmbuild": ("rpmbuild", "--version"),
+        "mock": ("mock", "--version"),
+    }
+    options: MockOptions
+
+    def prepare(self, log: BuildLog) -> None:
+        require_mock()
+
+    def build(self, inputs: BuildInputs, packaging: Packaging, against: Sequence[str]) -> None:
+        settings = self.options.mock
+        srpm = rpm.build_srpm(inputs, nodeps=True, dist=f".{settings.dist}")
+        resultdir = os.path.join(inputs.build_dir, "mock-result")
+        os.makedirs(resultdir, exist_ok=True)
+        repo = waves_repo(inputs, against)
+        cfg = write_config(inputs.build_dir, settings, inputs.source.version.commit_time, waves_repo=repo)
+        inputs.log.run(argv(cfg, resultdir, srpm), what="mock --rebuild (clean EL chroot, no network)")
+
+    def collect(self, inputs: BuildInputs, packaging: Packaging) -> list[str]:
+        srpms = sorted(glob.glob(os.path.join(inputs.build_dir, "rpmbuild", "SRPMS", "*.src.rpm")))
+        resultdir = os.path.join(inputs.build_dir, "mock-result")
+        rpms = sorted(p for p in glob.glob(os.path.join(resultdir, "*.rpm")) if not p.endswith(".src.rpm"))
+        if not rpms:
+            raise InputError(f"{inputs.project}: mock made no binary RPM")
+        return [*srpms, *rpms]
+
+    def describe(self) -> dict[str, Any]:
+        return {"mock_root": self.options.mock.root, "mock_dist": f".{self.options.mock.dist}"}
