@@ -1,0 +1,108 @@
+"""node_provision's drivers: listed once (vars/main.yml), dispatched by name, no driver ladder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .ansible_run import TOP
+
+ROLE = TOP / "roles" / "node_provision"
+
+
+def _drivers() -> dict:
+    return yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__node_provision_drivers"]
+
+
+def test_every_driver_is_listed_once_with_its_tasks():
+    drivers = _drivers()
+    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
+    assert spec["argument_specs"]["main"]["options"]["node_provision_driver"]["choices"] == list(drivers)
+    states = spec["argument_specs"]["main"]["options"]["node_provision_state"]["choices"]
+    tasks = {path.name for path in (ROLE / "tasks").glob("*.yml")}
+    for name, driver in drivers.items():
+        files = {f"{name}_{state}.yml" for state in states}
+        if driver["planned"]:
+            assert not files & tasks, f"{name} is planned but has tasks"
+        else:
+            assert files <= tasks, f"{name} lacks {sorted(files - tasks)}"
+            assert set(driver) == {"planned", "subnet", "need_ip"}
+    assert tasks - {f"{n}_{s}.yml" for n in drivers for s in states} == {"main.yml"}
+
+
+def test_no_task_of_the_role_names_a_driver():
+    names = "|".join(_drivers())
+    ladder = re.compile(rf"""(==|!=)\s*['"]({names})['"]|['"]({names})['"]\s*(==|!=|in\s)""")
+    for path in (ROLE / "tasks").glob("*.yml"):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            assert not ladder.search(line), f"{path.name}:{number}: {line.strip()}"
+
+
+def _play(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess[str]:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Provision",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Run node_provision",
+                            "ansible.builtin.include_role": {"name": "distroforge.openstack.node_provision"},
+                        },
+                        {
+                            "name": "Show the nodes",
+                            "ansible.builtin.debug": {
+                                "msg": "NODES {{ groups['test_nodes'] | default([]) | map('extract', hostvars)"
+                                " | map(attribute='ansible_host') | list | to_json }}"
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
+        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        ANSIBLE_NOCOLOR="1",
+    )
+    return subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", json.dumps(extra)],
+        cwd=TOP,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_static_driver_adds_hosts_by_address(tmp_path):
+    nodes = [{"name": "web1", "ip": "192.0.2.10"}, {"name": "web2", "ip": "192.0.2.11"}]
+    proc = _play(tmp_path, {"node_provision_driver": "static", "node_provision_nodes": nodes})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert 'msg: NODES ["192.0.2.10", "192.0.2.11"]' in proc.stdout
+
+
+def test_the_static_driver_needs_each_address(tmp_path):
+    proc = _play(tmp_path, {"node_provision_driver": "static", "node_provision_nodes": [{"name": "web1"}]})
+    assert proc.returncode != 0
+    assert "node_provision_nodes[0].ip: the static driver needs the address of each host" in proc.stdout
+
+
+@pytest.mark.parametrize("driver", ["libvirt", "openstack"])
+def test_a_planned_driver_is_refused_with_one_line(driver, tmp_path):
+    proc = _play(tmp_path, {"node_provision_driver": driver, "node_provision_nodes": [{"name": "n1"}]})
+    assert proc.returncode != 0
+    assert f"node_provision_driver: '{driver}' is not implemented yet; use one of podman, static." in proc.stdout
