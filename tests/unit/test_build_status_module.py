@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb import schema
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
 
 from .ansible_run import run_playbook
@@ -78,7 +79,7 @@ def test_module_runs_through_ansible(tmp_path):
         ("nova", "SUCCESS"),
     ]
     assert last["summary"] == {"QUEUED": 1, "BUILDING": 0, "SUCCESS": 1, "FAILED": 1, "RETRY": 0}
-    assert last["schema_version"] == 2
+    assert last["schema_version"] == schema.SCHEMA_VERSION
 
     assert [(build["project"], build["notes"]) for build in out["failures"]["builds"]] == [
         ("glance", "error: broken spec")

@@ -100,7 +100,7 @@ def test_version_1_db_with_data_migrates_forward_and_keeps_it(tmp_path):
     conn.close()
 
     with StateDB(path) as db:
-        assert db.schema_version == 2
+        assert db.schema_version == schema.SCHEMA_VERSION
         built = db.commit("abc1230000")
         assert built.status == "SUCCESS"
         assert built.nvr == "openstack-nova-1-1"
@@ -112,8 +112,50 @@ def test_version_1_db_with_data_migrates_forward_and_keeps_it(tmp_path):
         vote = db.record_vote("abc1230000_def45600", "tempest-full", True, timestamp=300)
         assert vote.commit_id == built.id
     with StateDB(path) as db:  # reopening does not migrate again
-        assert db.schema_version == 2
+        assert db.schema_version == schema.SCHEMA_VERSION
         assert len(db.commits()) == 2
+
+
+def test_version_2_votes_and_promotions_migrate_to_version_3(tmp_path):
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    assert schema.migrate(conn, target=2) == (0, 2)
+    conn.execute(
+        "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued)"
+        " VALUES ('nova', 'master', 'abc1230000', 'def4560000', 100, 'SUCCESS', 110)"
+    )
+    conn.execute(
+        "INSERT INTO votes (ref_hash, commit_id, job_id, success, timestamp)"
+        " VALUES ('abc1230000_def45600', 1, 'tempest-full', 1, 300)"
+    )
+    conn.execute(
+        "INSERT INTO promotions (ref_hash, commit_id, label, user, timestamp)"
+        " VALUES ('abc1230000_def45600', 1, 'puppet-passed-ci', 'alice', 400)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+    with StateDB(path) as db:
+        assert db.schema_version == 3 == schema.SCHEMA_VERSION
+        (old,) = db.promotions("puppet-passed-ci")
+        # Rows from before the migration have no component and no aggregate hash.
+        assert (old.ref_hash, old.user, old.timestamp, old.component, old.aggregate_hash) == (
+            "abc1230000_def45600",
+            "alice",
+            400,
+            None,
+            None,
+        )
+        assert [vote.job_id for vote in db.job_votes("tempest-full")] == ["tempest-full"]
+        new = db.record_promotion(
+            "abc1230000_def45600", "puppet-passed-ci", "bob", 500, component="common", aggregate_hash="a" * 32
+        )
+        assert (new.component, new.aggregate_hash) == ("common", "a" * 32)
+        assert [p.user for p in db.promotions(aggregate_hash="a" * 32)] == ["bob"]
+        assert [p.user for p in db.promotions_after(old.id)] == ["bob"]
+    indexes = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"promotions_by_aggregate_hash", "votes_by_job"} <= indexes
 
 
 def test_db_newer_than_the_collection_is_refused_untouched(tmp_path):
@@ -140,8 +182,8 @@ def test_readonly_refuses_a_missing_or_outdated_db(tmp_path):
     with pytest.raises(InputError, match=r"schema version 1, .* run a poll"):
         StateDB(old, readonly=True)
     with StateDB(old) as db:  # a writer migrates it
-        assert db.schema_version == 2
-    assert StateDB(old, readonly=True).schema_version == 2
+        assert db.schema_version == schema.SCHEMA_VERSION
+    assert StateDB(old, readonly=True).schema_version == schema.SCHEMA_VERSION
 
 
 def test_not_a_database_is_a_one_line_error(tmp_path):

@@ -173,6 +173,8 @@ class PromotionRecord:
     label: str
     user: Optional[str]
     timestamp: int
+    component: Optional[str]
+    aggregate_hash: Optional[str]
 
     def as_dict(self) -> Dict[str, Any]:
         """Return the record as plain data for a module result."""
@@ -682,18 +684,20 @@ class StateDB:
         aggregate: bool = False,
         in_progress: bool = False,
         user: Optional[str] = None,
+        commit_id: Optional[int] = None,
     ) -> VoteRecord:
         """Record a CI job's vote on a commit repo or (``aggregate=True``) an aggregate hash.
 
         A commit repo is named by ``<commit_hash>_<distgit8>`` or by its
-        commit hash alone; it must be in the DB.  Votes are history: a job
-        voting again adds a row, the newest wins.
+        commit hash alone; it must be in the DB (``commit_id`` names the
+        very record when one commit was built in several releases).  Votes
+        are history: a job voting again adds a row, the newest wins.
         """
         if not isinstance(job_id, str) or not job_id.strip():
             raise InputError(f"state DB {self.path}: vote job_id must be a non-empty string, got {job_id!r}")
         stamp = _timestamp(timestamp, "vote timestamp")
         with self.writer() as conn:
-            canonical, commit_id = self._resolve(conn, ref_hash, aggregate)
+            canonical, commit_id = self._resolve(conn, ref_hash, aggregate, commit_id)
             cursor = conn.execute(
                 "INSERT INTO votes (ref_hash, aggregate, commit_id, job_id, success, in_progress, url, notes, user,"
                 " timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -723,6 +727,49 @@ class StateDB:
             ).fetchall()
         return [_record(VoteRecord, row) for row in rows]
 
+    def votes_on(self, ref_hashes: Sequence[str], *, aggregate: bool = False) -> Dict[str, List[VoteRecord]]:
+        """Return the votes on each canonical hash (``<commit_hash>_<distgit8>`` or aggregate), oldest first.
+
+        One query for many hashes: what a promotion decision over the last
+        hundred candidates reads.  Hashes without votes map to ``[]``.
+        """
+        found: Dict[str, List[VoteRecord]] = {ref: [] for ref in ref_hashes}
+        unique = list(found)
+        with self._reader() as conn:
+            # Chunks stay under SQLite's bound-parameter limit.
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                rows = conn.execute(
+                    f"SELECT * FROM votes WHERE aggregate = ? AND ref_hash IN ({', '.join('?' * len(chunk))})"
+                    " ORDER BY timestamp, id",
+                    [int(aggregate), *chunk],
+                ).fetchall()
+                for row in rows:
+                    found[row["ref_hash"]].append(_record(VoteRecord, row))
+        return found
+
+    def job_votes(
+        self,
+        job_id: str,
+        *,
+        success: Optional[bool] = None,
+        aggregate: bool = False,
+        limit: Optional[int] = None,
+    ) -> List[VoteRecord]:
+        """Return one job's finished votes (not in progress), newest first (timestamp, then recording order)."""
+        sql = "SELECT * FROM votes WHERE job_id = ? AND aggregate = ? AND in_progress = 0"
+        args: List[Any] = [job_id, int(aggregate)]
+        if success is not None:
+            sql += " AND success = ?"
+            args.append(int(bool(success)))
+        sql += " ORDER BY timestamp DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._reader() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_record(VoteRecord, row) for row in rows]
+
     def record_promotion(
         self,
         ref_hash: str,
@@ -731,8 +778,16 @@ class StateDB:
         timestamp: Optional[int] = None,
         *,
         aggregate: bool = False,
+        commit_id: Optional[int] = None,
+        component: Optional[str] = None,
+        aggregate_hash: Optional[str] = None,
     ) -> PromotionRecord:
-        """Record that ``label`` now points at a commit repo or aggregate hash."""
+        """Record that ``label`` now points at a commit repo or aggregate hash.
+
+        With components a commit's promotion also names its ``component``
+        and the ``aggregate_hash`` the label's aggregate got, as DLRN's
+        Promotion row does.
+        """
         if not isinstance(label, str) or not _LABEL.match(label) or label in RESERVED_LABELS:
             raise InputError(
                 f"state DB {self.path}: promotion label {label!r} is not usable: use letters, digits, '.', '_', '-'"
@@ -740,28 +795,53 @@ class StateDB:
             )
         stamp = _timestamp(timestamp, "promotion timestamp")
         with self.writer() as conn:
-            canonical, commit_id = self._resolve(conn, ref_hash, aggregate)
+            canonical, commit_id = self._resolve(conn, ref_hash, aggregate, commit_id)
             cursor = conn.execute(
-                "INSERT INTO promotions (ref_hash, aggregate, commit_id, label, user, timestamp)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (canonical, int(aggregate), commit_id, label, user, stamp),
+                "INSERT INTO promotions (ref_hash, aggregate, commit_id, label, user, timestamp, component,"
+                " aggregate_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (canonical, int(aggregate), commit_id, label, user, stamp, component, aggregate_hash),
             )
             row = conn.execute("SELECT * FROM promotions WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return _record(PromotionRecord, row)
 
-    def promotions(self, label: Optional[str] = None, limit: Optional[int] = None) -> List[PromotionRecord]:
-        """Return promotions, newest first; the first one per label is where it points now."""
-        sql = "SELECT * FROM promotions"
+    def promotions(
+        self,
+        label: Optional[str] = None,
+        limit: Optional[int] = None,
+        *,
+        component: Optional[str] = None,
+        aggregate_hash: Optional[str] = None,
+    ) -> List[PromotionRecord]:
+        """Return promotions matching every filter given, newest first; the first one per label is where it points now.
+
+        With components, where a label points is per component: filter by ``component``.
+        """
+        clauses: List[str] = []
         args: List[Any] = []
-        if label is not None:
-            sql += " WHERE label = ?"
-            args.append(label)
+        for column, value in (("label", label), ("component", component), ("aggregate_hash", aggregate_hash)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM promotions"
+        if clauses:
+            sql += f" WHERE {' AND '.join(clauses)}"
         sql += " ORDER BY timestamp DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
         with self._reader() as conn:
             rows = conn.execute(sql, args).fetchall()
+        return [_record(PromotionRecord, row) for row in rows]
+
+    def last_promotion_id(self) -> int:
+        """The id of the newest promotion row (0 when there is none): a mark to tell later rows by."""
+        with self._reader() as conn:
+            return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM promotions").fetchone()[0])
+
+    def promotions_after(self, promotion_id: int) -> List[PromotionRecord]:
+        """Return the promotions recorded after row ``promotion_id``, oldest first."""
+        with self._reader() as conn:
+            rows = conn.execute("SELECT * FROM promotions WHERE id > ? ORDER BY id", (int(promotion_id),)).fetchall()
         return [_record(PromotionRecord, row) for row in rows]
 
     # -- helpers ---------------------------------------------------------------------
@@ -795,12 +875,19 @@ class StateDB:
         )
         return self._select(sql, args, None)
 
-    def _resolve(self, conn: sqlite3.Connection, ref_hash: str, aggregate: bool) -> Tuple[str, Optional[int]]:
+    def _resolve(
+        self, conn: sqlite3.Connection, ref_hash: str, aggregate: bool, commit_id: Optional[int] = None
+    ) -> Tuple[str, Optional[int]]:
         """Return the canonical hash and commit id a vote or promotion refers to."""
         if not isinstance(ref_hash, str) or not ref_hash.strip():
             raise InputError(f"state DB {self.path}: hash must be a non-empty string, got {ref_hash!r}")
         if aggregate:
             return ref_hash, None
+        if commit_id is not None:
+            named = self._get(conn, commit_id)
+            if not named.repo_hash.startswith(ref_hash):
+                raise InputError(f"state DB {self.path}: commit {commit_id} is {named.repo_hash}, not {ref_hash}")
+            return named.repo_hash, named.id
         commit_hash, _sep, distgit_prefix = ref_hash.partition("_")
         sql = "SELECT * FROM commits WHERE commit_hash = ?"
         args: List[Any] = [commit_hash]

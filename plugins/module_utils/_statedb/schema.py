@@ -117,7 +117,19 @@ _V2 = (
     "CREATE INDEX promotions_by_label ON promotions (label, timestamp)",
 )
 
-MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2}
+_V3 = (
+    # DLRN's Promotion row carries the commit's component and, with
+    # components, the aggregate hash the label's aggregate had after the
+    # move: a commit promotion and the aggregate it produced in one row.
+    "ALTER TABLE promotions ADD COLUMN component TEXT",
+    "ALTER TABLE promotions ADD COLUMN aggregate_hash TEXT",
+    "CREATE INDEX promotions_by_aggregate_hash ON promotions (aggregate_hash)",
+    # The promoter's candidates from ``consistent`` and DLRN's
+    # last_tested_repo both ask for one job's newest votes.
+    "CREATE INDEX votes_by_job ON votes (job_id, timestamp)",
+)
+
+MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
