@@ -171,6 +171,7 @@ def plan(
         "repo_path": manifest.repo_path,
         "repos": repos,
         "repo_base_url": manifest.repo_base_url,
+        "key_fingerprints": list(manifest.key_fingerprints),
         "verdict": manifest.verdict,
         "reasons": manifest.reasons,
         "tested_hash_is_older": manifest.tested_hash_is_older,

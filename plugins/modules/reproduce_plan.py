@@ -82,6 +82,11 @@ repo_base_url:
   description: URL of the run's C(repos/).
   returned: always
   type: str
+key_fingerprints:
+  description: Fingerprints of the run's signing key, as its manifest recorded them (empty for older runs).
+  returned: always
+  type: list
+  elements: str
 repos:
   description: Where the C(buildinfo.json) files were read from.
   returned: always

@@ -51,6 +51,13 @@ options:
     description: URL of O(repos_dir) as the test node reached it.
     type: str
     required: true
+  key_fingerprints:
+    description:
+      - Fingerprints of the key that signs the tested repository (M(distroforge.openstack.repo_key) reads
+        them); C(reproduce.yml) hands them to its test node.
+    type: list
+    elements: str
+    default: []
   pkgdb:
     description: The package database entry file of the run.
     type: path
@@ -183,6 +190,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
         tempest_failure=params["tempest_failure"],
         tempest_selection=params["tempest_selection"],
         steps_not_built=params["steps_not_built"],
+        key_fingerprints=params["key_fingerprints"],
     )
     text = run_manifest.render(manifest)
     before = run_manifest.current_text(path)
@@ -222,6 +230,7 @@ def main() -> None:
             "repos_dir": {"type": "path", "required": True},
             "repo_path": {"type": "str", "required": True},
             "repo_base_url": {"type": "str", "required": True},
+            "key_fingerprints": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "pkgdb": {"type": "path"},
             "workdir": {"type": "path"},
             "build_results": {"type": "list", "elements": "dict", "default": []},

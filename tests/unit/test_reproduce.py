@@ -244,3 +244,14 @@ def test_a_later_wave_is_rebuilt_against_the_recorded_earlier_wave_package(run):
         InputError, match=r"python3-ksm_1_all.deb \(sha256 .*\), which keystone was built against, is only with"
     ):
         plan(str(path), packages=["keystone"])
+
+
+def test_the_recorded_key_fingerprints_reach_the_test_half(run, tmp_path):
+    path = run[0]
+    fingerprint = "6A1F0E8B0DAD5C2F2F0B4B8E4A3C7A26C6E1D3F1"
+    signed = tmp_path / "signed.json"
+    run_manifest.write(signed, dataclasses.replace(run_manifest.load(path), key_fingerprints=[fingerprint]))
+    assert run_manifest.load(signed).key_fingerprints == [fingerprint]
+    assert plan(str(signed))["key_fingerprints"] == [fingerprint]
+    # a run recorded before fingerprints were: the test half reads the key from the run's own repos/
+    assert plan(str(path))["key_fingerprints"] == []

@@ -137,6 +137,8 @@ class Manifest:
     repo_hash: str = dataclasses.field(default="", metadata=NON_EMPTY)
     repo_path: str = dataclasses.field(default="", metadata=NON_EMPTY)
     repo_url: str = dataclasses.field(default="", metadata=NON_EMPTY)
+    # Fingerprints of the key that signs it: a node trusts the downloaded key only if it is this one.
+    key_fingerprints: List[str] = dataclasses.field(default_factory=list)
     packages: List[str] = dataclasses.field(default_factory=list, metadata=NON_EMPTY)  # its versions.csv lines
     built_this_run: List[str] = dataclasses.field(default_factory=list)
     build_failed: List[str] = dataclasses.field(default_factory=list)
@@ -185,6 +187,7 @@ def build(
     tempest_failure: Optional[str] = None,
     tempest_selection: Optional[Mapping[str, Any]] = None,
     steps_not_built: Sequence[str] = (),
+    key_fingerprints: Sequence[str] = (),
     source: str = "run_manifest",
 ) -> Manifest:
     """The manifest of a run at ``path``, from what the pipeline's steps left, with the verdict.
@@ -210,6 +213,7 @@ def build(
         repo_hash=repo_hash,
         repo_path=repo_path,
         repo_url=f"{repo_base_url.rstrip('/')}/{repo_path}",
+        key_fingerprints=list(key_fingerprints),
         packages=list(packages),
         built_this_run=list(dict.fromkeys(str(row.get("project")) for row in results if row.get("project"))),
         build_failed=failed,
