@@ -293,3 +293,46 @@ def render_list_file(*, baseurl: str, verification: Verification) -> str:
 def aggregate_text(parts: Sequence[str]) -> str:
     """The aggregate .repo content: each component's file followed by a blank line, as DLRN joins them."""
     return "".join(part + "\n" for part in parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class AggregateFiles:
+    """The aggregate of one label over the components: DLRN's ``aggregate_repo_files`` output."""
+
+    file_name: str
+    text: str
+    digest: str
+    versions_csv: str
+
+
+def collect_aggregate(
+    layout: Layout, label: str, file_name: str, targets: Optional[Mapping[str, Optional[Path]]] = None
+) -> AggregateFiles:
+    """Join each component's ``<label>`` repository file, in component order, as DLRN does.
+
+    A component takes part when its ``<label>`` leads to a directory holding
+    ``file_name``; ``targets`` overrides, per component, the directory its
+    label will lead to (None: no label) so a promotion can compute the
+    aggregate before it moves anything.  versions.csv joins the components'
+    rows under one header.
+    """
+    overrides = dict(targets or {})
+    components_dir = layout.repos_dir / "component"
+    names = {path.name for path in components_dir.iterdir() if path.is_dir()} if components_dir.is_dir() else set()
+    parts: List[str] = []
+    rows: List[str] = []
+    for component in sorted(names | {name for name, target in overrides.items() if target is not None}):
+        directory = overrides[component] if component in overrides else components_dir / component / label
+        if directory is None or not (directory / file_name).is_file():
+            continue
+        parts.append((directory / file_name).read_text(encoding="utf-8"))
+        csv_path = directory / "versions.csv"
+        if csv_path.is_file():
+            rows.extend(csv_path.read_text(encoding="utf-8").splitlines()[1:])
+    text = aggregate_text(parts)
+    return AggregateFiles(
+        file_name=file_name,
+        text=text,
+        digest=aggregate_hash(text),
+        versions_csv="\n".join([VERSIONS_HEADER, *rows]) + "\n",
+    )
