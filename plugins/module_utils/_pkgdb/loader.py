@@ -203,6 +203,8 @@ class _TrackingFetcher(_FetcherBase):  # type: ignore[misc,valid-type]
                 f"{field}: {show(name)} leads out of the database folder {self.source}{how}; "
                 "imports must stay inside it"
             )
+        if os.path.isdir(target):
+            raise InputError(f"{field}: {show(name)} is a folder, not a file; name the file to import")
         return os.path.relpath(target, self.real_root)
 
     def _track(self, path: str, data: dict[str, Any]) -> None:

@@ -31,8 +31,8 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 
 _show_repr = reprlib.Repr()
-_show_repr.maxstring = 60
-_show_repr.maxother = 60
+_show_repr.maxstring = 200
+_show_repr.maxother = 200
 
 
 def show(value: object) -> str:
@@ -154,7 +154,8 @@ def parse(text: str) -> Any:
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        said = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+        problem = ", ".join(part for part in said if part) or str(exc).splitlines()[0]
         raise Refused(f"YAML syntax error: {' '.join(problem.split())}", mark.line + 1 if mark else None) from None
     except RecursionError:  # only the pure-Python parser recurses per level
         raise Refused("YAML nested too deeply; flatten it", None) from None
