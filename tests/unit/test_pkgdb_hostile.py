@@ -263,8 +263,8 @@ def test_stray_percent_in_a_release_override(db):
 def test_reference_to_a_missing_field_names_the_field(db):
     edit(db / "rdo.yml", lambda d: d["packages"][0].update(upstream="https://x/%(nope)s"))
     assert error_of(db) == (
-        f"{db / 'rdo.yml'}: package 'keystone': upstream: 'https://x/%(nope)s' refers to %(nope)s but the "
-        "package has no field 'nope'; fix the name or add the field"
+        f"{db / 'rdo.yml'}: package 'keystone': upstream: 'https://x/%(nope)s' refers to field 'nope', which the "
+        "package does not have; fix the name or add the field"
     )
 
 

@@ -188,7 +188,7 @@ class _TrackingFetcher(_FetcherBase):  # type: ignore[misc,valid-type]
     def _import_name(self, path: str, index: int, name: object) -> str:
         """The import's path from the database folder, refusing any that leave it."""
         field = f"{path}: import[{index}]"
-        if not isinstance(name, str) or not name or any(ord(char) < 32 or char == "\x7f" for char in name):
+        if not isinstance(name, str) or not name or not name.isprintable():
             raise InputError(f"{field}: {show(name)} is not a file name relative to {self.source}; fix it")
         if os.path.isabs(name):
             raise InputError(
@@ -265,7 +265,7 @@ def _check_conf(tracked: _Tracked, configs: dict[str, Any]) -> None:
         for origin in origins:
             conf = origin.entry.get("conf")
             if conf is not None and conf not in configs:
-                known = ", ".join(sorted(configs)) or "none defined"
+                known = ", ".join(key_text(name) for name in sorted(configs)) or "none defined"
                 raise InputError(
                     f"{_where(origin, project)}: conf: unknown template {show(conf)} (package-configs defines: {known})"
                 )
@@ -279,7 +279,8 @@ def _check_tags(tracked: _Tracked, releases: set[str], extra_tags: set[str]) -> 
                 if tag not in releases and tag not in extra_tags and not (releases and release_sub.match(tag)):
                     raise InputError(
                         f"{_where(origin, project)}: tags: {show(tag)} is not a release "
-                        f"(releases: {', '.join(sorted(releases))}); fix the name or add it to releases:"
+                        f"(releases: {', '.join(key_text(r) for r in sorted(releases))}); fix the name or add it to "
+                        "releases:"
                     )
 
 
@@ -325,7 +326,7 @@ def _check_names(packages: list[dict[str, Any]], tracked: _Tracked) -> None:
                 if shared or not (first.get("tags") or second.get("tags")):
                     origin = _home(tracked, second["project"])
                     other = _home(tracked, first["project"])
-                    both = f" in {', '.join(sorted(shared))}" if shared else ""
+                    both = f" in {', '.join(key_text(tag) for tag in sorted(shared))}" if shared else ""
                     raise InputError(
                         f"{_where(origin, second['project'])}: name: duplicate package name {show(name)}{both} "
                         f"(also project {show(first['project'])} in {other.file}); rename one"
@@ -377,39 +378,55 @@ def _value_origin(
     for origin in reversed(origins):
         overrides = (origin.entry.get("tags") or {}).get(release) if release else None
         if overrides and overrides.get(key) is not None:
-            return origin.file, f"package {show(pkg['project'])}: tags.{release}.{key}"
+            return origin.file, f"package {show(pkg['project'])}: tags.{key_text(release)}.{key_text(key)}"
     for origin in reversed(origins):
         if origin.entry.get(key) is not None:
-            return origin.file, f"package {show(pkg['project'])}: {key}"
+            return origin.file, f"package {show(pkg['project'])}: {key_text(key)}"
     if conf is not None and (conf, key) in tracked.config_fields:
-        return tracked.config_fields[(conf, key)], f"package-configs.{conf}.{key} (package {show(pkg['project'])})"
-    return tracked.default_fields.get(key, tracked.files[0]), f"package-default.{key} (package {show(pkg['project'])})"
+        field = f"package-configs.{key_text(conf)}.{key_text(key)}"
+        return tracked.config_fields[(conf, key)], f"{field} (package {show(pkg['project'])})"
+    field = f"package-default.{key_text(key)}"
+    return tracked.default_fields.get(key, tracked.files[0]), f"{field} (package {show(pkg['project'])})"
+
+
+def template_fields(value: str) -> tuple[list[str], int | None]:
+    """The fields ``value`` refers to as %(name)s, and the offset of its first stray '%' (or None).
+
+    Hand-written rather than left to Python's % operator, which distroinfo
+    uses: that operator also takes widths (``%(project)999999999s``
+    allocates a gigabyte), conversions that fail (``%2F``) and unnamed
+    ``%s`` (it formats the whole package).  Only %(name)s and %% are
+    accepted (the public database uses only %(project)s); for those, a test
+    proves the operator does plain substitution.
+    """
+    names = []
+    for part in _TEMPLATE_PART.finditer(value):
+        if part.group(1) is None:
+            return names, part.start()
+        if part.group(2) is not None:
+            names.append(part.group(2))
+    return names, None
 
 
 def _check_templates(expanded: dict[str, Any], tracked: _Tracked, release: str | None) -> None:
-    """Refuse what distroinfo's ``value % package`` would choke on, naming the field.
-
-    Only %(field)s and %% are accepted (the public database uses only
-    %(project)s); for those, Python's % operator does exactly the
-    substitution (a test proves it), and any other '%' is a mistake.
-    """
+    """Refuse what distroinfo's ``value % package`` would choke on, naming the file and field."""
     for key, value in expanded.items():
         if not isinstance(value, str) or "%" not in value:
             continue
-        for part in _TEMPLATE_PART.finditer(value):
-            name = part.group(2)
-            if part.group(1) is not None and (name is None or name in expanded):
-                continue
-            file, field = _value_origin(tracked, expanded, key, release, expanded.get("conf"))
-            if part.group(1) is None:
-                raise InputError(
-                    f"{file}: {field}: {show(value)} has a '%' at offset {part.start()} that starts no "
-                    "%(field)s; write %% for a literal %"
-                )
+        names, stray = template_fields(value)
+        missing = [name for name in names if name not in expanded]
+        if stray is None and not missing:
+            continue
+        file, field = _value_origin(tracked, expanded, key, release, expanded.get("conf"))
+        if stray is not None:
             raise InputError(
-                f"{file}: {field}: {show(value)} refers to %({name})s but the package has no field "
-                f"{show(name)}; fix the name or add the field"
+                f"{file}: {field}: {show(value)} has a '%' at offset {stray} that starts no %(field)s; "
+                "write %% for a literal %"
             )
+        raise InputError(
+            f"{file}: {field}: {show(value)} refers to field {show(missing[0])}, which the package does not "
+            "have; fix the name or add the field"
+        )
 
 
 def _expand(pkg: dict[str, Any], merged: dict[str, Any], release: str | None) -> dict[str, Any]:
@@ -482,7 +499,7 @@ def read(
         if rel is None:
             raise InputError(
                 f"{tracked.files[0]}: release {show(release)} is not in releases: "
-                f"(known: {', '.join(sorted(tracked.releases))}); fix the release option"
+                f"(known: {', '.join(key_text(r) for r in sorted(tracked.releases))}); fix the release option"
             )
     packages = _release_view(merged, release, tracked)
     if rel is not None:
@@ -493,7 +510,7 @@ def read(
         packages = [p for p in packages if p["name"] in wanted or p["project"] in wanted]
         missing = wanted - {p["name"] for p in packages} - {p["project"] for p in packages}
         if missing:
-            scope = f" tagged for {release}" if release else ""
+            scope = f" tagged for {key_text(release)}" if release else ""
             raise InputError(
                 f"{tracked.files[0]}: no package{scope} named {', '.join(key_text(m) for m in sorted(missing))}"
             )
