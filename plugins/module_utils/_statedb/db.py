@@ -237,6 +237,8 @@ class StateDB:
         self.lock_timeout = lock_timeout
         self._busy_timeout = busy_timeout
         self._depth = 0
+        # Set when read as immutable: what the file looked like, checked again on close.
+        self._stamp: Optional[Tuple[int, ...]] = None
         self._conn = self._connect()
         try:
             self.schema_version = self._check_schema()
@@ -253,7 +255,7 @@ class StateDB:
                     f"state DB {self.path} does not exist: it is created by the first poll "
                     "(distroforge.openstack.source_poll)"
                 )
-            target, uri = f"file:{quote(str(self.path.resolve()))}?mode=ro", True
+            target, uri = self._readonly_uri(), True
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,6 +278,32 @@ class StateDB:
         except sqlite3.DatabaseError as exc:
             raise InputError(f"state DB {self.path} is not an SQLite database ({exc}): move it aside") from exc
         return conn
+
+    def _side_files(self) -> List[Path]:
+        return [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-journal")]
+
+    def _file_stamp(self) -> Tuple[int, ...]:
+        info = self.path.stat()
+        return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+    def _readonly_uri(self) -> str:
+        """The URI that reads the DB without leaving a trace (check mode and queries must change nothing).
+
+        SQLite's read-only mode still creates ``-wal`` and ``-shm`` beside a
+        WAL database, and cannot remove them afterwards.  When there is no
+        ``-wal`` (nor a rollback ``-journal``), every committed change is in
+        the database file itself, so it is read as ``immutable``: no side
+        file, no lock.  A writer that starts meanwhile only appends to a new
+        WAL, which leaves our snapshot consistent; one that checkpoints into
+        the file changes its stamp, which :meth:`close` reports.  When a
+        ``-wal`` exists, a writer is active (or crashed): the side files are
+        there already and ordinary read-only mode shares them.
+        """
+        path = quote(str(self.path.resolve()))
+        if any(side.exists() for side in self._side_files()):
+            return f"file:{path}?mode=ro"
+        self._stamp = self._file_stamp()
+        return f"file:{path}?mode=ro&immutable=1"
 
     def _keep_private(self) -> None:
         """Create the DB file readable by its owner only, and take back wider modes.
@@ -403,14 +431,19 @@ class StateDB:
                 self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; raise StateDBBusy if a writer changed the file under an immutable read."""
         self._conn.close()
+        if self._stamp is not None and self._file_stamp() != self._stamp:
+            raise StateDBBusy(f"state DB {self.path}: a writer changed it while it was being read; run the task again")
 
     def __enter__(self) -> "StateDB":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # the block's own error is the one to report
+            self._conn.close()
 
     def integrity_check(self) -> str:
         """Return SQLite's ``PRAGMA integrity_check`` verdict (``ok`` when healthy)."""
