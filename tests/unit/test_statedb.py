@@ -137,7 +137,7 @@ def test_version_2_votes_and_promotions_migrate_to_version_3(tmp_path):
     conn.close()
 
     with StateDB(path) as db:
-        assert db.schema_version == 3 == schema.SCHEMA_VERSION
+        assert db.schema_version == schema.SCHEMA_VERSION >= 3
         (old,) = db.promotions("puppet-passed-ci")
         # Rows from before the migration have no component and no aggregate hash.
         assert (old.ref_hash, old.user, old.timestamp, old.component, old.aggregate_hash) == (

@@ -418,9 +418,13 @@ class StateDB:
                 self._depth = 0
 
     @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        """One consistent snapshot for several SELECTs (never blocks on a writer)."""
-        if self._depth:
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for several SELECTs (never blocks on a writer).
+
+        Nested blocks, and the methods of this class called inside one, join
+        the outer snapshot: an API request reads one state of the DB.
+        """
+        if self._depth or self._conn.in_transaction:
             yield self._conn
             return
         self._conn.execute("BEGIN")
@@ -489,7 +493,7 @@ class StateDB:
 
     def projects(self) -> List[ProjectRecord]:
         """Return every known package, by name."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             rows = conn.execute("SELECT * FROM projects ORDER BY project").fetchall()
         return [_record(ProjectRecord, row) for row in rows]
 
@@ -643,7 +647,7 @@ class StateDB:
 
     def get(self, commit_id: int) -> CommitRecord:
         """Return the commit with this id (InputError if there is none)."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             return self._get(conn, commit_id)
 
     def last_builds(self, release: Optional[str] = None) -> List[CommitRecord]:
@@ -752,7 +756,7 @@ class StateDB:
 
     def votes(self, ref_hash: str, *, aggregate: bool = False) -> List[VoteRecord]:
         """Return the votes on a commit repo or aggregate hash, oldest first."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             canonical, _commit_id = self._resolve(conn, ref_hash, aggregate)
             rows = conn.execute(
                 "SELECT * FROM votes WHERE ref_hash = ? AND aggregate = ? ORDER BY timestamp, id",
@@ -768,7 +772,7 @@ class StateDB:
         """
         found: Dict[str, List[VoteRecord]] = {ref: [] for ref in ref_hashes}
         unique = list(found)
-        with self._reader() as conn:
+        with self.reader() as conn:
             # Chunks stay under SQLite's bound-parameter limit.
             for start in range(0, len(unique), 500):
                 chunk = unique[start : start + 500]
@@ -787,19 +791,26 @@ class StateDB:
         *,
         success: Optional[bool] = None,
         aggregate: bool = False,
+        component: Optional[str] = None,
         limit: Optional[int] = None,
     ) -> List[VoteRecord]:
-        """Return one job's finished votes (not in progress), newest first (timestamp, then recording order)."""
+        """Return one job's finished votes (not in progress), newest first (timestamp, then recording order).
+
+        ``component`` keeps votes on builds of that component.
+        """
         sql = "SELECT * FROM votes WHERE job_id = ? AND aggregate = ? AND in_progress = 0"
         args: List[Any] = [job_id, int(aggregate)]
         if success is not None:
             sql += " AND success = ?"
             args.append(int(bool(success)))
+        if component is not None:
+            sql += " AND commit_id IN (SELECT id FROM commits WHERE component = ?)"
+            args.append(component)
         sql += " ORDER BY timestamp DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        with self._reader() as conn:
+        with self.reader() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [_record(VoteRecord, row) for row in rows]
 
@@ -862,18 +873,18 @@ class StateDB:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        with self._reader() as conn:
+        with self.reader() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [_record(PromotionRecord, row) for row in rows]
 
     def last_promotion_id(self) -> int:
         """The id of the newest promotion row (0 when there is none): a mark to tell later rows by."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM promotions").fetchone()[0])
 
     def promotions_after(self, promotion_id: int) -> List[PromotionRecord]:
         """Return the promotions recorded after row ``promotion_id``, oldest first."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             rows = conn.execute("SELECT * FROM promotions WHERE id > ? ORDER BY id", (int(promotion_id),)).fetchall()
         return [_record(PromotionRecord, row) for row in rows]
 
@@ -889,7 +900,7 @@ class StateDB:
         if limit is not None:
             sql += " LIMIT ?"
             args = [*args, int(limit)]
-        with self._reader() as conn:
+        with self.reader() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [_record(CommitRecord, row) for row in rows]
 

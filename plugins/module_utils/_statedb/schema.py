@@ -129,7 +129,22 @@ _V3 = (
     "CREATE INDEX votes_by_job ON votes (job_id, timestamp)",
 )
 
-MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = (
+    # Users of the REST API (DLRN's ``users`` table): the password column
+    # holds a salted KDF hash, never a password.
+    """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        password TEXT NOT NULL,
+        dt_updated INTEGER NOT NULL
+    )
+    """,
+    # DLRN's last_tested_repo asks for the newest vote of any job after a
+    # time: without this a million votes are scanned.
+    "CREATE INDEX votes_by_time ON votes (timestamp)",
+)
+
+MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
