@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import textwrap
@@ -128,3 +129,24 @@ def add_build(
         notes=None if status == "SUCCESS" else "build failed: see build.log",
         dt_build=1_700_000_050 + seq * 100,
     )
+
+
+def make_signing_key(home: Path) -> str:
+    """Create a passphrase-less signing key (RSA 2048: quick to make) in GnuPG home ``home``; its fingerprint."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run(
+        ["gpg", "--batch", "--passphrase", "", "--quick-generate-key", "distroforge test <test@localhost>",
+         "rsa2048", "sign", "never"],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    out = subprocess.run(
+        ["gpg", "--batch", "--with-colons", "--list-secret-keys"], check=True, capture_output=True, text=True, env=env
+    ).stdout
+    return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
+
+
+def stop_gpg_agent(home: Path) -> None:
+    """Stop the agent gpg started for ``home`` (it would outlive the test)."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True)

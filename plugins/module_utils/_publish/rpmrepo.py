@@ -152,7 +152,7 @@ def check_rpm_repo(repo_dir: Path, include_srpm: bool = True) -> List[str]:
 
     Checks that repomd.xml's data files exist with the recorded checksums,
     that primary lists exactly the RPMs present, and that each one is
-    readable with the recorded size (links resolve).
+    readable with the recorded size and checksum (links resolve).
     """
     problems: List[str] = []
     repomd_path = repo_dir / "repodata" / "repomd.xml"
@@ -185,10 +185,15 @@ def check_rpm_repo(repo_dir: Path, include_srpm: bool = True) -> List[str]:
     for package in primary.findall(f"{_COMMON_NS}package"):
         href = package.find(f"{_COMMON_NS}location").get("href")
         size = int(package.find(f"{_COMMON_NS}size").get("package"))
+        checksum = package.find(f"{_COMMON_NS}checksum")
+        digest = checksum.text if checksum is not None and checksum.get("type") == "sha256" else None
         listed.add(href)
         try:
             if (repo_dir / href).stat().st_size != size:
                 problems.append(f"{repo_dir / href}: size differs from primary.xml")
+            elif digest is not None and _sha256(repo_dir / href) != digest:
+                # dnf refuses such a package: it was changed after it was indexed.
+                problems.append(f"{repo_dir / href}: checksum differs from primary.xml")
         except OSError:
             problems.append(f"{repo_dir / href}: listed in primary.xml but missing (dangling link?)")
     present = {path.name for path in package_files(repo_dir, include_srpm)}
