@@ -17,10 +17,6 @@ description:
 author:
   - distroforge developers (@distroforge)
 options:
-  db:
-    description: Path of the state DB.
-    type: path
-    required: true
   results:
     description: Results from M(distroforge.openstack.package_build), with artifact and log paths on this host.
     type: list
@@ -36,6 +32,8 @@ options:
         (C(<results_dir>/<project>/<commit_hash>_<distgit8>/)); artifact and log
         paths are recorded there instead of the builders' paths.
     type: path
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
@@ -85,9 +83,10 @@ def _work(module: DistroforgeModule) -> dict:
     params = module.params
     if module.check_mode:
         return {"changed": bool(params["results"]), "recorded": [], "ignored": [], "counts": {}, "to_publish": []}
-    result = queue.record(
-        params["db"], params["results"], max_retries=params["max_retries"], results_dir=params["results_dir"]
-    )
+    with module.state_db() as db:
+        result = queue.record(
+            db, params["results"], max_retries=params["max_retries"], results_dir=params["results_dir"]
+        )
     result["changed"] = bool(result["recorded"])
     return result
 
@@ -95,11 +94,11 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "results": {"type": "list", "elements": "dict", "required": True},
             "max_retries": {"type": "int", "default": 3},
             "results_dir": {"type": "path"},
         },
+        state_db=True,
         supports_check_mode=True,
     )
     module.run(_work)

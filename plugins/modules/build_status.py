@@ -26,12 +26,6 @@ description:
 author:
   - distroforge developers (@distroforge)
 options:
-  db:
-    description:
-      - Path of the state DB on the target host.
-      - It is created by the first poll (M(distroforge.openstack.source_poll)).
-    type: path
-    required: true
   query:
     description: What to return; see the description.
     type: str
@@ -60,6 +54,8 @@ options:
       - Maximum number of commits returned.
       - Without it, O(query=commits) returns 100 and the other queries everything.
     type: int
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
@@ -209,7 +205,7 @@ schema_version:
 """
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
-from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB, summarize
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import summarize
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.schema import STATUSES
 
 # Without a limit, `commits` could return a release's whole history.
@@ -227,7 +223,7 @@ def _matches(record, params: dict) -> bool:
 def _work(module: DistroforgeModule) -> dict:
     params = module.params
     query, limit = params["query"], params["limit"]
-    with StateDB(params["db"], readonly=True) as db:
+    with module.state_db(readonly=True) as db:
         if query in ("commit", "commits"):
             if query == "commits" and limit is None:
                 limit = COMMITS_DEFAULT_LIMIT
@@ -259,7 +255,6 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "query": {
                 "type": "str",
                 "choices": ["last", "commit", "failures", "commits", "pending"],
@@ -273,6 +268,7 @@ def main() -> None:
             "limit": {"type": "int"},
         },
         required_if=[("query", "commit", ["commit_hash"])],
+        state_db=True,
         supports_check_mode=True,
     )
     if module.params["limit"] is not None and module.params["limit"] < 1:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Union
 
 from .._common.errors import InputError
 from .._common.proc import run
 from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
 from .._sources import git as srcgit
-from .._statedb.db import StateDB
+from .._statedb.db import StateDB, using
+
+# The state DB, opened by the caller (None: there is none yet, in check mode), or its path.
+DBOrPath = Union[StateDB, str, "os.PathLike[str]", None]
 from . import backends, deps
 
 FAILED, RETRY = "FAILED", "RETRY"
@@ -58,7 +61,7 @@ def _order(jobs: list[dict[str, Any]], mirror_dir: str | None) -> tuple[int, lis
 
 
 def plan(
-    db_path: str,
+    db: DBOrPath,
     release: str,
     packages: Iterable[Mapping[str, Any]],
     builders: Sequence[str],
@@ -77,8 +80,8 @@ def plan(
     by_project = {p["project"]: p for p in packages}
     jobs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    with StateDB(db_path) as db:
-        for record in db.pending(release, limit=limit):
+    with using(db) as opened:
+        for record in opened.pending(release, limit=limit) if opened is not None else []:
             pkg = by_project.get(record.project)
             if pkg is None:
                 skipped.append(
@@ -129,7 +132,7 @@ def _relocate(path: str | None, result: Mapping[str, Any], results_dir: str | No
 
 
 def record(
-    db_path: str,
+    db: DBOrPath,
     results: Iterable[Mapping[str, Any]],
     *,
     max_retries: int = 3,
@@ -142,7 +145,10 @@ def record(
     """
     recorded = []
     ignored = []
-    with StateDB(db_path) as db:
+    with using(db) as opened:
+        if opened is None:
+            raise InputError("db: there is no state DB to record in; poll first (distroforge.openstack.source_poll)")
+        db = opened
         for result in results:
             commit_id = result.get("commit_id")
             if commit_id is None:

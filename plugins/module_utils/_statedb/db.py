@@ -206,6 +206,16 @@ def summarize(records: Iterable[CommitRecord]) -> Dict[str, int]:
     return counts
 
 
+@contextmanager
+def using(db: Union["StateDB", str, "os.PathLike[str]", None]) -> Iterator[Optional["StateDB"]]:
+    """For engine functions that take a DB or its path: an opened StateDB (or None) as it is, a path opened as a writer."""
+    if db is None or isinstance(db, StateDB):
+        yield db
+        return
+    with StateDB(db) as opened:
+        yield opened
+
+
 def _timestamp(value: Optional[int], what: str) -> int:
     if value is None:
         return _now()
