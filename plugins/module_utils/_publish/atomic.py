@@ -61,15 +61,21 @@ def write_bytes_atomic(path: PathLike, data: bytes, mode: int = 0o644) -> bool:
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, target)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        # A full disk must not also leave a half-written file behind.
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
     fsync_path(target.parent)
     return True
 
@@ -99,7 +105,12 @@ def swap_symlink(link: PathLike, target: str) -> bool:
     with suppress(FileNotFoundError):
         os.unlink(tmp)
     os.symlink(target, tmp)
-    os.replace(tmp, link_path)
+    try:
+        os.replace(tmp, link_path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
     fsync_path(link_path.parent)
     return True
 

@@ -13,19 +13,23 @@ as in DLRN, and moves nothing.
 
 Killed at any instant, the publisher leaves every link on a complete
 repository; running it again finishes the job (the DB flag says whether
-it was done), and running it once more changes nothing.
+it was done), and running it once more changes nothing.  A full disk
+stops it with one line (:class:`PublishDiskFull`) saying where, what the
+links show and what to do, after removing what it had written aside.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .._common.errors import InputError
+from .._common.errors import DistroforgeError, InputError
 from .._statedb.db import CommitRecord, StateDB
 from .._statedb.schema import FAILED, RETRY, SUCCESS
 from . import debrepo, layout, rpmrepo
@@ -133,6 +137,7 @@ class Publisher:
         self.db = db
         self.layout = options.layout()
         self.packages: Dict[str, PackageInfo] = dict(options.packages or {})
+        self._staged: List[Path] = []  # staging directories not yet renamed into place
 
     def package_name(self, project: str) -> str:
         """DLRN's ``project_name``: the package database's ``name``, else the project."""
@@ -158,6 +163,22 @@ class Publisher:
             result.changed = True
             result.created = not (self._final(record) / "commit.yaml").exists()
             return result
+        try:
+            return self._publish_locked(commit_id, artifacts_dir, build_log)
+        except BaseException as exc:
+            # Whatever stopped us, no staging directory of ours stays behind
+            # (one left by a killed publisher goes at the next publish).
+            for staged in self._staged:
+                shutil.rmtree(staged, ignore_errors=True)
+            self._staged.clear()
+            where = _no_space_where(exc, self.db.path)
+            if where is None or isinstance(exc, PublishDiskFull):
+                raise
+            raise self._disk_full(record, where) from exc
+
+    def _publish_locked(
+        self, commit_id: int, artifacts_dir: Optional[Path], build_log: Optional[Path]
+    ) -> PublishResult:
         self.layout.repos_dir.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.layout.lock, self.options.lock_timeout, f"publish into {self.layout.repos_dir}"):
             record = self.db.get(commit_id)  # another publisher may have finished it meanwhile
@@ -175,6 +196,49 @@ class Publisher:
                 names = {project: info.name for project, info in self.packages.items()}
                 result.report = str(write_report(self.db, self.layout, record.release, names))
         return result
+
+    def _disk_full(self, record: CommitRecord, where: str) -> "PublishDiskFull":
+        """The one-line error for a full disk: where, what clients see now, what to do."""
+        base = self.layout.link_base(record.component)
+        link = base / "current"
+        name = str(link.relative_to(self.layout.repos_dir))
+        try:
+            target: Optional[str] = os.readlink(link)
+        except OSError:
+            target = None
+        try:
+            published = bool(self.db.get(record.id).flags & FLAG_PUBLISHED)
+        except Exception:  # only refines the message; the full disk is what the user must hear about
+            published = False
+        todo = "free space on that file system (repo_purge removes old builds)"
+        if published:
+            state = "the build is published but the status report is not up to date"
+            todo += "; the next publish rewrites the report"
+        elif target is not None and target == os.path.relpath(self._final(record), base):
+            state = f"{name} points at this complete build but the state DB could not record it"
+            todo += " and publish again"
+        elif target is not None:
+            state = f"{name} still points at {target}, nothing half-written is visible"
+            todo += " and publish again"
+        else:
+            state = "nothing half-written is visible"
+            todo += " and publish again"
+        return PublishDiskFull(
+            f"publish of commit {record.id} ({record.project} {record.commit_hash[:7]}):"
+            f" no space left on {self._where(where)}: {state}; {todo}"
+        )
+
+    def _where(self, path: str) -> str:
+        """A full-disk path as the place the user knows (repos_dir, gpg_home, the DB), plus the file."""
+        if not path:
+            return str(self.layout.repos_dir)
+        for root in (self.layout.repos_dir, Path(self.options.gnupg_home).absolute()):
+            try:
+                rel = Path(path).absolute().relative_to(root)
+            except ValueError:
+                continue
+            return f"{root} (writing {rel})" if str(rel) != "." else str(root)
+        return path
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -217,6 +281,7 @@ class Publisher:
         staged = final.with_name(f".{final.name}.staging")
         if staged.exists():
             shutil.rmtree(staged)  # left by a publisher killed mid-way
+        self._staged.append(staged)
         staged.mkdir(parents=True)
         return staged
 
@@ -389,10 +454,12 @@ class Publisher:
                 shutil.rmtree(aside)
             os.rename(final, aside)
             os.rename(staged, final)
+            self._staged.remove(staged)
             fsync_path(final.parent)
             shutil.rmtree(aside, ignore_errors=True)
         else:
             os.rename(staged, final)
+            self._staged.remove(staged)
             fsync_path(final.parent)
 
     # -- which builds make up a repository -------------------------------------------------
@@ -558,6 +625,39 @@ class Publisher:
             if consistent:
                 # DLRN records a "consistent" CI vote when a build makes the repo consistent.
                 self.db.record_vote(record.repo_hash, "consistent", True, timestamp=record.dt_build or None)
+
+
+class PublishDiskFull(DistroforgeError):
+    """The file system of the repositories, the signing key or the state DB is full."""
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL, which Python names only from 3.11 on
+# How gpg, rpmsign and createrepo_c say it; gpg names the file first: error writing to '<path>': No space ...
+_NO_SPACE_TEXT = re.compile(r"(?:'([^']+)': )?(?:No space left on device|Disk quota exceeded)")
+
+
+def _no_space_where(exc: BaseException, db_path: Path) -> Optional[str]:
+    """Where the disk was full if ``exc`` (or what caused it) says so: a path, "" when unnamed; else None."""
+    seen = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            # shutil.copy2 names the source first and the file it could not write second.
+            name = current.filename2 if current.filename2 is not None else current.filename
+            return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else ""
+        if isinstance(current, sqlite3.Error) and (
+            getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL or "disk is full" in str(current)
+        ):
+            return str(db_path)
+        details = current.details if isinstance(current, DistroforgeError) else {}
+        text = "\n".join([str(current), str(details.get("stderr_tail", "")), str(details.get("stdout_tail", ""))])
+        match = _NO_SPACE_TEXT.search(text)
+        if match:
+            return match.group(1) or ""
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _is_package(name: str, fmt: Optional[str]) -> bool:

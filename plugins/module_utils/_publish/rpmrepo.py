@@ -12,7 +12,9 @@ verifies.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import gzip
 import hashlib
 import json
@@ -88,12 +90,22 @@ def read_package(path: Path, cache_dir: Optional[Path]) -> RpmPackage:
         chunks=tuple(cr.xml_dump(pkg)[:3]),
     )
     if cache_file is not None:
-        # The cache is derived data: a torn write is detected above and redone.
+        _save_cached(cache_file, package)
+    return package
+
+
+def _save_cached(cache_file: Path, package: RpmPackage) -> None:
+    # The cache is derived data: a torn write is detected when read and
+    # redone, and one that cannot be written (a full disk) is skipped, so
+    # the publish itself goes on as long as the repository fits.
+    tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
+    try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
         tmp.write_text(json.dumps(dataclasses.asdict(package)), encoding="utf-8")
         os.replace(tmp, cache_file)
-    return package
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def package_files(repo_dir: Path, include_srpm: bool) -> List[Path]:
@@ -126,17 +138,36 @@ def write_rpm_metadata(
         repomd.set_revision(revision)
     for index, (kind, cls) in enumerate(writers):
         path = repodata / f"{kind}.xml.gz"
-        xml_file = cls(str(path), cr.GZ_COMPRESSION)
-        xml_file.set_num_of_pkgs(len(packages))
-        for package in packages:
-            xml_file.add_chunk(package.chunks[index])
-        xml_file.close()
-        record = cr.RepomdRecord(kind, str(path))
-        record.fill(cr.SHA256)
-        record.rename_file()
+        try:
+            xml_file = cls(str(path), cr.GZ_COMPRESSION)
+            xml_file.set_num_of_pkgs(len(packages))
+            for package in packages:
+                xml_file.add_chunk(package.chunks[index])
+            xml_file.close()
+            record = cr.RepomdRecord(kind, str(path))
+            record.fill(cr.SHA256)
+            record.rename_file()
+        except Exception as exc:  # the bindings raise their own error types
+            raise _write_error(exc, path) from exc
         repomd.set_record(record)
     (repodata / "repomd.xml").write_text(repomd.xml_dump(), encoding="utf-8")
     return packages
+
+
+# Below this much room a failed write is taken for a full disk (see _write_error).
+_NEARLY_FULL = 1 << 20
+
+
+def _write_error(exc: Exception, path: Path) -> Exception:
+    """createrepo_c's write errors carry no errno ("gzclose(): file operation error"): tell a full disk apart."""
+    try:
+        stat = os.statvfs(path.parent)
+        free = (stat.f_bfree if os.geteuid() == 0 else stat.f_bavail) * stat.f_frsize
+    except OSError:
+        free = None
+    if free is not None and free < _NEARLY_FULL:
+        return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({exc})", str(path))
+    return RpmRepoError(f"{path}: createrepo_c could not write it ({exc}): check that file system")
 
 
 def _sha256(path: Path) -> str:
