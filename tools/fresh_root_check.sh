@@ -18,11 +18,16 @@ mirror=${DISTROFORGE_MIRROR:-http://deb.debian.org/debian}
 say() { printf 'fresh-root: %s\n' "$*"; }
 [ "$(id -u)" -eq 0 ] || { say "run as root"; exit 2; }
 
-say "creating a minimal Debian 12 root in $root"
-rm -rf "$root"
-mkdir -p "$(dirname "$root")"
 started=$(date +%s)
-mmdebstrap --quiet --variant=minbase --include=git,make,ca-certificates bookworm "$root" "$mirror"
+if [ "${DISTROFORGE_FRESH_REUSE:-0}" = 1 ] && [ -x "$root/usr/bin/make" ]; then
+  # Only to debug this script: the root keeps what earlier runs installed.
+  say "reusing $root (DISTROFORGE_FRESH_REUSE=1: not a fresh-machine proof)"
+else
+  say "creating a minimal Debian 12 root in $root"
+  rm -rf "$root"
+  mkdir -p "$(dirname "$root")"
+  mmdebstrap --quiet --variant=minbase --include=git,make,ca-certificates bookworm "$root" "$mirror"
+fi
 
 # What the machine itself brings, not the project: its CA certificates (a
 # TLS-inspecting proxy may sit between it and PyPI), pip's settings, DNS.
@@ -33,9 +38,9 @@ done
 chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
 
 say "copying the checkout (tracked and new files, no build output)"
-mkdir -p "$root/src"
+rm -rf "$root/src" && mkdir -p "$root/src"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard) \
-  | rsync -a --from0 --files-from=- "$top/" "$root/src/"
+  | rsync -a --ignore-missing-args --from0 --files-from=- "$top/" "$root/src/"
 (cd "$root/src" && git init -q && git add -A && git -c user.name=check -c user.email=check@localhost commit -qm fresh)
 # Real third-party data the tests read (../shared/data next to the checkout).
 if [ -d "$top/../shared/data" ]; then
@@ -43,15 +48,25 @@ if [ -d "$top/../shared/data" ]; then
 fi
 
 say "bootstrapping and running pytest ${pytest_args[*]} inside it"
-# A private mount namespace: /proc, /sys, /dev and /run go away with it.
+# A private mount namespace whose root is the new root (pivot_root, not
+# chroot: the kernel refuses user namespaces - sbuild's unshare mode - to a
+# chrooted process); /proc, /sys, /dev and /run go away with it.
+set +e
 unshare --mount --fork -- bash -euo pipefail -c '
   root=$1; shift
+  mount --make-rprivate /
+  mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
   mount -t tmpfs tmpfs "$root/run"
   mount -t tmpfs tmpfs "$root/tmp"
-  chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 CI=true \
+  mkdir -p "$root/.oldroot"
+  cd "$root"
+  pivot_root . .oldroot
+  cd /
+  umount -l /.oldroot
+  exec /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 CI=true \
     bash -euo pipefail -c "cd /src && make bootstrap && .venv/bin/pytest -q -p no:cacheprovider \"\$@\"" check "$@"
 ' fresh "$root" "${pytest_args[@]}"
 rc=$?
