@@ -168,6 +168,12 @@ results:
       description: Paths of the built packages on the builder.
       type: list
       elements: str
+    packages:
+      description:
+        - The binary packages among RV(results[].artifacts) (what later build waves build against), as the
+          backend's packaging kind tells them from sources and build metadata.
+      type: list
+      elements: str
     result_dir:
       description: Directory holding artifacts, build.log and buildinfo.json.
       type: str

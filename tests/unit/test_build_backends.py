@@ -349,6 +349,7 @@ def test_a_backend_added_only_in_the_registry_builds_end_to_end_in_waves(fake_re
     assert (result_a.status, result_b.status) == ("SUCCESS", "SUCCESS"), result_a.log_tail or result_b.log_tail
     assert result_a.backend == "fake" and result_a.nvr.startswith("fakea-0.1.1")
     package_a = next(a for a in result_a.artifacts if a.endswith(".fakepkg"))
+    assert result_a.packages == [package_a], "the kind tells the package from the build's metadata (.fakelog)"
     # B was built against A's fresh package: it is inside B's package, and in B's buildinfo
     package_b = Path(next(a for a in result_b.artifacts if a.endswith(".fakepkg"))).read_text()
     assert Path(package_a).read_text() in package_b

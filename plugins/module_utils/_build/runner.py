@@ -128,6 +128,7 @@ class BuildResult:
     nvr: str | None = None
     version: dict[str, Any] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)  # the binary packages among the artifacts
     error: str | None = None
     retry_pattern: str | None = None
     log_tail: str | None = None
@@ -346,6 +347,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
             nvr=extra["nvr"],
             version=version.as_dict(),
             artifacts=placed,
+            packages=[path for path in placed if is_binary_package(path)],
         )
 
 
@@ -391,7 +393,7 @@ def build_many(
             for index, result in zip(indexes, built, strict=True):
                 results[index] = result
                 if result.status == SUCCESS:
-                    against += [a for a in result.artifacts if is_binary_package(a)]
+                    against += result.packages
     return [results[i] for i in range(len(jobs))]
 
 
