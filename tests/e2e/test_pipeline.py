@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import testinfra
 from unit.ansible_run import TOP, run_playbook
 
 EXAMPLE = TOP / "build" / "example" / "rdoinfo"
@@ -71,6 +72,8 @@ def pipeline(workdir):
         "distroforge_pkgdb": str(pkgdb),
         "distroforge_repo_port": PORT,
         "distroforge_pipeline_node": NODE,
+        # kept for the checks on the node below; the fixture removes it
+        "distroforge_keep_nodes": True,
         "tempest_run_scenario": "",
         "tempest_run_include_regex": [SMOKE],
         "deploy_puppet_admin_password": ADMIN_PASSWORD,
@@ -107,6 +110,48 @@ def test_the_hash_passes_with_our_keystone_on_the_node(pipeline):
     assert (
         f"ansible-playbook distroforge.openstack.reproduce -e distroforge_manifest={pipeline.manifest_path}" in summary
     )
+
+
+@pytest.fixture(scope="module")
+def node(pipeline):
+    """The deployed test node, as testinfra sees it."""
+    return testinfra.get_host(f"podman://{NODE}")
+
+
+def test_keystone_answers_and_issues_tokens_on_the_node(node):
+    address = node.run("hostname -I").stdout.split()[0]
+    script = f"import urllib.request; print(urllib.request.urlopen('http://{address}:5000/v3').read().decode())"
+    reply = node.run(f'python3 -c "{script}"')
+    assert reply.rc == 0, reply.stderr
+    assert json.loads(reply.stdout)["version"]["id"].startswith("v3.")
+    assert node.file("/root/openrc").mode == 0o600
+    token = node.run(". /root/openrc && openstack token issue -c expires -f value")
+    assert token.rc == 0 and token.stdout.strip(), token.stderr
+    role = node.run(
+        ". /root/openrc && openstack role assignment list --user demo --project demo --names -c Role -f value"
+    )
+    assert role.rc == 0 and "member" in role.stdout.split(), role.stderr
+
+
+def test_the_node_trusts_our_repository_by_its_key_only(node, pipeline, workdir):
+    source = node.file("/etc/apt/sources.list.d/distroforge.list").content_string
+    assert "signed-by=/etc/apt/keyrings/distroforge.asc" in source and "trusted=yes" not in source
+    assert "Pin-Priority: 1001" in node.file("/etc/apt/preferences.d/distroforge.pref").content_string
+    # the installed key is the one the repo server signs with (its fingerprint reached the node
+    # over Ansible's channel, not with the key)
+    assert (
+        node.file("/etc/apt/keyrings/distroforge.asc").content
+        == (workdir / "repos" / "RPM-GPG-KEY-delorean").read_bytes()
+    )
+    assert pipeline.manifest["key_fingerprints"], pipeline.manifest
+    policy = node.run("apt-cache policy python3-keystone").stdout
+    assert " 1001" in policy and "***" in policy, policy
+
+
+def test_the_second_apply_left_nothing_to_change_on_the_node(node):
+    text = node.file("/var/log/puppet/distroforge/idempotency-last_run_summary.yaml").content_string
+    changed = re.search(r"(?m)^resources:\n(?:\s+.*\n)*?\s+changed: (\d+)", text)
+    assert changed and changed.group(1) == "0", text
 
 
 def test_tempest_ran_the_smoke_tests_and_wrote_every_report(pipeline):
