@@ -1,0 +1,10 @@
+"""Builds: from a commit and its packaging to packages, isolated and bit-for-bit reproducible.
+
+Owns the build queue and its dependency waves (:mod:`.queue`, :mod:`.deps`),
+one build attempt from source to outputs and buildinfo (:mod:`.runner`,
+:mod:`.source`, :mod:`.sandbox`, :mod:`.privs`), build logs and failure
+classes (:mod:`.buildlog`, :mod:`.classify`), and the build backends, one
+file each behind one registry (:mod:`.backends`).
+
+May import: _common, _statedb, _versions, _sources, _publish.
+"""

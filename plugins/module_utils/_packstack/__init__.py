@@ -1,0 +1,4 @@
+"""Packstack answer files, validated against Packstack's own keys.
+
+May import: _common.
+"""

@@ -3,4 +3,6 @@
 ``subunit_parse`` reads the byte streams, ``results`` folds events into one
 result per test across the first run and its reruns, ``junit`` and
 ``html_report`` render them, ``outputs`` writes the files.
+
+May import: _common.
 """
