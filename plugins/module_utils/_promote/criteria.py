@@ -278,7 +278,8 @@ def _events(db: StateDB, layout: Layout, criteria: Criteria, aggregate: bool) ->
     return events
 
 
-def _current_aggregate(layout: Layout, label: str) -> Optional[str]:
+def current_aggregate(layout: Layout, label: str) -> Optional[str]:
+    """The aggregate hash ``repos/<label>/`` leads to now (None when it has none)."""
     link = layout.repos_dir / label / f"{layout.reponame}.repo.md5"
     if not link.is_symlink():
         link = layout.repos_dir / label / f"{layout.reponame}.list.md5"
@@ -313,7 +314,7 @@ def decide(db: StateDB, layout: Layout, criteria: Criteria) -> Decision:
             " remove it or publish with use_components"
         )
     if aggregate:
-        current = _current_aggregate(layout, criteria.label)
+        current = current_aggregate(layout, criteria.label)
         rows = db.promotions(criteria.label, limit=1, aggregate_hash=current) if current else []
     else:
         current = repo_hash_of(LabelLink(layout, criteria.label, criteria.component).read())
@@ -351,8 +352,10 @@ def decide(db: StateDB, layout: Layout, criteria: Criteria) -> Decision:
 def _summary(decision: Decision) -> str:
     if decision.chosen is not None:
         return f"{decision.label}: {decision.current or 'unset'} -> {decision.chosen.ref_hash}"
+    if not decision.candidates and decision.current is None:
+        return f"{decision.label}: no hash is {decision.candidate_label} yet"
     if not decision.candidates:
-        return f"{decision.label}: no {decision.candidate_label} hash newer than {decision.current or 'nothing'}"
+        return f"{decision.label}: no {decision.candidate_label} hash newer than {decision.current}"
     return (
         f"{decision.label}: none of {len(decision.candidates)} newer {decision.candidate_label} hash(es) meets the"
         f" criteria (newest {decision.candidates[0].ref_hash}: {decision.candidates[0].reason})"
