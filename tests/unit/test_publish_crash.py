@@ -13,7 +13,8 @@ verify with the published key.  The DB agrees: what it flags published is
 there, every linked build is flagged published or was being published by a
 killed publisher, and of two repositories published in one round the later
 has the earlier's package (the lock serialises publishers; without it one
-misses the other's build).
+misses the other's build).  A last test kills a publisher just before each
+of its write steps in turn (:mod:`.faultfs`), so no step depends on luck.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._publish.lay
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import Publisher, PublishOptions
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
-from .faultfs import tmpfs
+from .faultfs import WriteFaults, tmpfs
 from .pkgfactory import add_build, artifacts_dir, build_deb, build_rpm, make_signing_key, stop_gpg_agent
 from .repocheck import RepoChecker
 
@@ -87,12 +88,21 @@ def fast_dir(tmp_path):
 # -- the loop -------------------------------------------------------------------------------------
 
 
-def _publish_in_child(options: PublishOptions, db_path: Path, commit_id: int, art: Path | None, errors: Path) -> int:
+def _publish_in_child(
+    options: PublishOptions,
+    db_path: Path,
+    commit_id: int,
+    art: Path | None,
+    errors: Path,
+    *,
+    kill_at: int | None = None,
+) -> int:
+    """Fork a publisher; with ``kill_at`` it SIGKILLs itself just before its ``kill_at``-th write step."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 0
         try:
-            with StateDB(db_path) as db:
+            with StateDB(db_path) as db, WriteFaults(kill_at, action="kill").installed():
                 Publisher(options, db).publish(commit_id, art)
         except BaseException:
             (errors / f"{os.getpid()}.txt").write_text(traceback.format_exc())
@@ -244,3 +254,50 @@ def test_sigkill_at_random_moments_never_breaks_a_link(tmp_path, fast_dir, varia
         f" kill window {duration * variant.racers * 1.2:.3f} s"
     )
     assert kills >= attempts // 4, f"only {kills} of {attempts} publishers were killed mid-way"
+
+
+def test_sigkill_at_every_write_step_never_breaks_a_link(tmp_path, fast_dir):
+    """Deterministic kill points: each write step of a publish (SUCCESS, then FAILED) is the last one once.
+
+    Then the retry starts from what the killed publisher left (staging
+    directory, temporary files).  With components the same states are
+    checked by the full-disk test, which fails at every write step too.
+    """
+    use_components = False
+    variant = Variant("steps", trials=0)
+    arts = _artifacts(tmp_path, variant)
+    db_path, repos, errors = fast_dir / "state.db", fast_dir / "data" / "repos", tmp_path / "child-errors"
+    errors.mkdir()
+    options = PublishOptions(repos_dir=repos, sign=False, use_components=use_components)
+    check = RepoChecker(options, db_path, "rpm", False)
+    db = StateDB(db_path)
+    seq = 0
+
+    def publish_new(status: str, kill_at: int | None) -> tuple[int, bool]:
+        nonlocal seq
+        project = PROJECTS[seq % len(PROJECTS)]
+        component = COMPONENTS[project] if use_components else None
+        record = add_build(db, project, seq, status=status, component=component)
+        seq += 1
+        art = arts[project] if status == "SUCCESS" else None
+        pid = _publish_in_child(options, db_path, record.id, art, errors, kill_at=kill_at)
+        _pid, wait_status = os.waitpid(pid, 0)
+        killed = os.WIFSIGNALED(wait_status)
+        assert killed or os.WEXITSTATUS(wait_status) == 0, (errors / f"{pid}.txt").read_text()
+        if killed:
+            check({record.id}, deep=[check.build_dir(record)], full=False)
+            Publisher(options, db).publish(record.id, art)  # the retry finishes it
+        assert db.get(record.id).flags & FLAG_PUBLISHED
+        return record.id, killed
+
+    for _project in PROJECTS:
+        publish_new("SUCCESS", None)
+    kill_points = {}
+    for status in ("SUCCESS",) if use_components else ("SUCCESS", "FAILED"):
+        step = 1
+        while publish_new(status, step)[1]:
+            step += 1
+        kill_points[status] = step - 1
+    check(set())
+    print(f"kill at every write step: {kill_points}")
+    assert kill_points["SUCCESS"] > 40
