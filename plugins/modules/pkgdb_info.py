@@ -16,6 +16,11 @@ description:
     templates with C(conf:), and per-release C(tags) overrides.
   - Validates it first; every problem is reported on one line naming the file,
     the package and the field (YAML syntax errors with their line).
+  - Imports are paths relative to the folder of O(path) and must stay inside it,
+    symbolic links included. Files must be UTF-8; a key given twice in one
+    mapping and YAML aliases expanding to more than 100,000 extra values are
+    refused. In template values, a C(%) that starts no field reference and is
+    not doubled (C(%%)) is refused.
   - The public rdoinfo database loads unchanged.
 author:
   - distroforge developers (@distroforge)

@@ -344,6 +344,12 @@ def test_import_that_is_no_file(db, name):
     assert error_of(db).startswith(f"{db / 'deps.yml'}: import[0]: {name!r} is ")
 
 
+def test_import_of_a_fifo_does_not_hang(db):
+    os.mkfifo(db / "pipe.yml")
+    edit(db / "deps.yml", lambda d: d.update({"import": ["pipe.yml"]}))
+    assert error_of(db) == f"{db / 'deps.yml'}: import[0]: 'pipe.yml' is not a regular file; name the file to import"
+
+
 def test_circular_import_spelt_differently(db):
     edit(db / "deps.yml", lambda d: d.update({"import": ["./tags/../rdo-full.yml"]}))
     assert error_of(db).startswith(f"{db / 'deps.yml'}: import: circular import: 'rdo-full.yml' is already being")

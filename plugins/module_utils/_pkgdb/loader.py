@@ -205,6 +205,8 @@ class _TrackingFetcher(_FetcherBase):  # type: ignore[misc,valid-type]
             )
         if os.path.isdir(target):
             raise InputError(f"{field}: {show(name)} is a folder, not a file; name the file to import")
+        if os.path.exists(target) and not os.path.isfile(target):  # a FIFO would block the read for ever
+            raise InputError(f"{field}: {show(name)} is not a regular file; name the file to import")
         return os.path.relpath(target, self.real_root)
 
     def _track(self, path: str, data: dict[str, Any]) -> None:
