@@ -62,7 +62,11 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Runs Puppet with C(--noop); the phase reports what would change.
+    description:
+      - Runs Puppet with C(--noop); the phase reports what would change.
+      - Nothing is written on the target, O(log_dir) included: the C(--noop)
+        run's log, summary and report go to a temporary directory that is
+        removed afterwards, and the previous run's logs stay.
   diff_mode:
     support: none
     description: Puppet's own diffs are in the log.
@@ -142,7 +146,7 @@ summary:
   returned: always
   type: dict
 log:
-  description: Path of the run's log on the target.
+  description: Path of the run's log on the target; empty in check mode, whose log is not kept.
   returned: always
   type: str
 """
@@ -150,6 +154,7 @@ log:
 import os
 import pwd
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -175,8 +180,20 @@ def _work(module: DistroforgeModule) -> dict:
     manifest = Path(params["manifest"])
     if not manifest.is_file():
         raise CommandError(f"manifest: {manifest} does not exist on the target; copy the scenario there first")
+    puppet = module.get_bin_path("puppet", required=True)
+    if module.check_mode:
+        # puppet apply --noop still writes its log, summary and report: they go to a scratch
+        # directory, so log_dir and the previous run's logs stay exactly as they are.
+        with tempfile.TemporaryDirectory(prefix="distroforge-puppet-noop-") as scratch:
+            return {**_apply(module, puppet, manifest, Path(scratch)), "log": ""}
     log_dir = Path(params["log_dir"])
     log_dir.mkdir(parents=True, exist_ok=True)
+    return _apply(module, puppet, manifest, log_dir)
+
+
+def _apply(module: DistroforgeModule, puppet: str, manifest: Path, log_dir: Path) -> dict:
+    """Run puppet apply with its log, summary and report in ``log_dir``; the module's result."""
+    params = module.params
     name = params["phase"]
     log = log_dir / f"{name}.log"
     summary_file = log_dir / f"{name}-last_run_summary.yaml"
@@ -184,7 +201,7 @@ def _work(module: DistroforgeModule) -> dict:
     for stale in (log, summary_file, report_file):
         stale.unlink(missing_ok=True)
     argv = [
-        module.get_bin_path("puppet", required=True),
+        puppet,
         "apply",
         "--detailed-exitcodes",
         "--color=false",

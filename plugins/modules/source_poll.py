@@ -35,10 +35,6 @@ options:
     description: Release the commits are queued for (a state DB column).
     type: str
     required: true
-  db:
-    description: Path of the state DB (SQLite); created on first use.
-    type: path
-    required: true
   cache_dir:
     description: Directory of the local bare mirrors.
     type: path
@@ -50,12 +46,16 @@ options:
     description: Seconds allowed for each git operation.
     type: int
     default: 120
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
     description:
-      - Reports what changed without recording it in the state DB.
-      - Local mirrors are still refreshed for changed packages (they are a cache).
+      - Reports what changed and writes nothing; the state DB is only read
+        (a DB that does not exist yet is not created).
+      - Nothing is fetched into the mirrors either, so a new commit's time,
+        author and subject are returned only when its mirror has it already.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -99,13 +99,13 @@ new_commits:
       description: Newest distgit commit.
       type: str
     commit_time:
-      description: Committer time of the upstream commit, epoch seconds.
+      description: Committer time of the upstream commit, epoch seconds (in check mode only if the mirror has it).
       type: int
     author:
-      description: Author of the upstream commit.
+      description: Author of the upstream commit (in check mode only if the mirror has it).
       type: str
     subject:
-      description: Subject of the upstream commit.
+      description: Subject of the upstream commit (in check mode only if the mirror has it).
       type: str
     queued_id:
       description: State DB id of the queued build (not in check mode).
@@ -135,15 +135,16 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._sources.run
 
 def _work(module: DistroforgeModule) -> dict:
     params = module.params
-    return poll_and_queue(
-        params["packages"],
-        release=params["release"],
-        db_path=params["db"],
-        cache_dir=params["cache_dir"],
-        workers=params["workers"],
-        timeout=params["timeout"],
-        record=not module.check_mode,
-    )
+    with module.state_db() as db:  # read-only in check mode, None when there is none yet
+        return poll_and_queue(
+            params["packages"],
+            release=params["release"],
+            db=db,
+            cache_dir=params["cache_dir"],
+            workers=params["workers"],
+            timeout=params["timeout"],
+            record=not module.check_mode,
+        )
 
 
 def main() -> None:
@@ -151,11 +152,11 @@ def main() -> None:
         argument_spec={
             "packages": {"type": "list", "elements": "dict", "required": True},
             "release": {"type": "str", "required": True},
-            "db": {"type": "path", "required": True},
             "cache_dir": {"type": "path", "required": True},
             "workers": {"type": "int"},
             "timeout": {"type": "int", "default": 120},
         },
+        state_db=True,
         supports_check_mode=True,
     )
     module.run(_work)

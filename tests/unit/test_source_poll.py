@@ -158,3 +158,19 @@ def test_poll_and_queue_reports_errors_per_package(world):
 def test_poll_and_queue_rejects_packages_that_are_not_pkgdb_output(tmp_path):
     with pytest.raises(Exception, match=r"packages\[0\] \(x\): missing 'upstream'"):
         poll_and_queue([{"project": "x"}], release="zed", db_path=str(tmp_path / "s.db"), cache_dir=str(tmp_path))
+
+
+def test_a_dry_run_fetches_nothing_and_takes_details_from_mirrors_that_have_them(world):
+    tmp, pkgs = world
+    cache = tmp / "cache"
+    dry = poll(pkgs, {}, cache_dir=str(cache), fetch=False)
+    assert [p.project for p in dry.changed] == ["alpha", "beta"] and dry.errors == []
+    assert dry.packages[0].commit is None and not cache.exists()
+    poll(pkgs, {}, cache_dir=str(cache))  # a real poll fills the mirrors
+    commit(tmp / "up" / "alpha", "alpha third", T0 + 600)
+    listing = sorted(str(p) for p in cache.rglob("*"))
+    again = poll(pkgs, {}, cache_dir=str(cache), fetch=False)
+    alpha, beta = again.packages
+    assert alpha.commit is None and alpha.distgit_commit.subject == "alpha spec"  # the new commit is not mirrored
+    assert beta.commit.subject == "beta second"
+    assert sorted(str(p) for p in cache.rglob("*")) == listing

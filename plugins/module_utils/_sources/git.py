@@ -120,6 +120,14 @@ def ensure_commit(cache_dir: str, url: str, commit: str, *, timeout: float = 600
     return mirror
 
 
+def cached_commit_info(cache_dir: str, url: str, commit: str) -> CommitInfo | None:
+    """``commit``'s details from the mirror of ``url`` if it has them already (fetches and creates nothing)."""
+    mirror = mirror_path(cache_dir, url)
+    if not (os.path.isdir(mirror) and _has_commit(mirror, commit)):
+        return None
+    return commit_info(mirror, commit)
+
+
 def commit_info(mirror: str, commit: str) -> CommitInfo:
     """Time (committer date, epoch seconds), author and subject of ``commit``."""
     out = _git(

@@ -71,7 +71,9 @@ def _branches(pkg: Mapping[str, Any]) -> tuple[str, str]:
     return str(pkg.get("source_branch") or "master"), str(pkg.get("distgit_branch") or "rpm-master")
 
 
-def _poll_one(pkg: Mapping[str, Any], known: tuple[str, str] | None, cache_dir: str, timeout: float) -> PackagePoll:
+def _poll_one(
+    pkg: Mapping[str, Any], known: tuple[str, str] | None, cache_dir: str, timeout: float, fetch: bool
+) -> PackagePoll:
     source_branch, distgit_branch = _branches(pkg)
     result = PackagePoll(
         project=pkg["project"],
@@ -91,6 +93,11 @@ def _poll_one(pkg: Mapping[str, Any], known: tuple[str, str] | None, cache_dir: 
         if known == (result.commit_hash, result.distgit_hash):
             return result
         result.changed = True
+        if not fetch:
+            # A dry run changes nothing on disk: the details come from mirrors that have the commits already.
+            result.commit = git.cached_commit_info(cache_dir, result.upstream, result.commit_hash)
+            result.distgit_commit = git.cached_commit_info(cache_dir, result.distgit, result.distgit_hash)
+            return result
         mirror = git.ensure_commit(cache_dir, result.upstream, result.commit_hash, timeout=timeout)
         result.commit = git.commit_info(mirror, result.commit_hash)
         distgit_mirror = git.ensure_commit(cache_dir, result.distgit, result.distgit_hash, timeout=timeout)
@@ -124,13 +131,16 @@ def poll(
     cache_dir: str,
     workers: int | None = None,
     timeout: float = 120,
+    fetch: bool = True,
 ) -> PollReport:
     """Poll ``packages``; ``known`` maps project → (commit_hash, distgit_hash) last seen.
 
-    Results keep the order of ``packages``.
+    Results keep the order of ``packages``.  ``fetch=False`` (check mode)
+    fetches nothing into the mirrors: a new commit's time, author and
+    subject are given only when its mirror has it already.
     """
     started = time.monotonic()
     pkgs = list(packages)
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        results = list(pool.map(lambda p: _poll_one(p, known.get(p["project"]), cache_dir, timeout), pkgs))
+        results = list(pool.map(lambda p: _poll_one(p, known.get(p["project"]), cache_dir, timeout, fetch), pkgs))
     return PollReport(packages=results, duration=round(time.monotonic() - started, 3))

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._common.errors import InputError
-from .._statedb.db import NewCommit, StateDB
+from .._statedb.db import NewCommit, StateDB, using
 from .poll import poll
 
 
@@ -24,25 +24,31 @@ def poll_and_queue(
     packages: Iterable[Mapping[str, Any]],
     *,
     release: str,
-    db_path: str,
     cache_dir: str,
+    db_path: str | None = None,
+    db: StateDB | None = None,
     workers: int | None = None,
     timeout: float = 120,
     record: bool = True,
 ) -> dict[str, Any]:
-    """Poll ``packages`` against the state DB; queue new commits when ``record``.
+    """Poll ``packages`` against the state DB (``db``, or opened from ``db_path``); queue new commits when ``record``.
 
+    ``record=False`` is a dry run (check mode): it writes nothing, fetches
+    nothing into the mirrors and takes ``db`` None for a DB not made yet.
     Returns a module result: ``changed`` is true when new commits were found.
     """
     pkgs = list(packages)
     _check_packages(pkgs)
-    with StateDB(db_path) as db:
-        known = {project: (rec.commit_hash, rec.distgit_hash) for project, rec in db.heads(release).items()}
-        report = poll(pkgs, known, cache_dir=cache_dir, workers=workers, timeout=timeout)
+    with using(db if db is not None else db_path) as opened:
+        if opened is None and record:
+            raise InputError("db: give the state DB to record new commits in")
+        heads = opened.heads(release) if opened is not None else {}
+        known = {project: (rec.commit_hash, rec.distgit_hash) for project, rec in heads.items()}
+        report = poll(pkgs, known, cache_dir=cache_dir, workers=workers, timeout=timeout, fetch=record)
         new_commits = [p.as_dict() for p in report.changed]
         components = {pkg["project"]: pkg.get("component") for pkg in pkgs}
-        if record and report.changed:
-            queued = db.queue(
+        if record and opened is not None and report.changed:
+            queued = opened.queue(
                 NewCommit(
                     project=p.project,
                     release=release,
