@@ -327,16 +327,17 @@ def decide(db: StateDB, layout: Layout, criteria: Criteria) -> Decision:
     for ref, stamp, commit_id in events:
         candidate = Candidate(ref_hash=ref, aggregate=aggregate, labelled_at=stamp)
         decision.candidates.append(candidate)
+        # Votes first: they are in memory already, and most candidates stop there.
+        verdict = evaluate(votes[ref], criteria)
+        if not verdict.ok:
+            candidate.status, candidate.reason = "criteria not met", verdict.reason()
+            continue
         items = (
             _aggregate_items(db, layout, criteria, candidate)
             if aggregate
             else _build_items(db, layout, criteria, candidate, commit_id)
         )
         if items is None:
-            continue
-        verdict = evaluate(votes[ref], criteria)
-        if not verdict.ok:
-            candidate.status, candidate.reason = "criteria not met", verdict.reason()
             continue
         candidate.status = "chosen"
         candidate.reason = ", ".join(

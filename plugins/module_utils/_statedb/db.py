@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import json
 import os
 import re
@@ -185,17 +186,19 @@ _JSON_LISTS = ("artifacts", "maintainers")
 _BOOLS = ("aggregate", "success", "in_progress")
 
 
+@functools.lru_cache(maxsize=None)
+def _decoders(cls: Any) -> Tuple[Tuple[str, Any], ...]:
+    """Per field of a record class, how to decode its column (computed once: a promotion decision reads
+    thousands of votes, and ``dataclasses.fields`` per row was most of its time)."""
+    return tuple(
+        (field.name, json.loads if field.name in _JSON_LISTS else bool if field.name in _BOOLS else None)
+        for field in dataclasses.fields(cls)
+    )
+
+
 def _record(cls: Any, row: sqlite3.Row) -> Any:
     """Build a record dataclass from a row, decoding JSON lists and booleans."""
-    values = {}
-    for field in dataclasses.fields(cls):
-        value = row[field.name]
-        if field.name in _JSON_LISTS:
-            value = json.loads(value)
-        elif field.name in _BOOLS:
-            value = bool(value)
-        values[field.name] = value
-    return cls(**values)
+    return cls(**{name: row[name] if decode is None else decode(row[name]) for name, decode in _decoders(cls)})
 
 
 def summarize(records: Iterable[CommitRecord]) -> Dict[str, int]:
@@ -208,7 +211,10 @@ def summarize(records: Iterable[CommitRecord]) -> Dict[str, int]:
 
 @contextmanager
 def using(db: Union["StateDB", str, "os.PathLike[str]", None]) -> Iterator[Optional["StateDB"]]:
-    """For engine functions that take a DB or its path: an opened StateDB (or None) as it is, a path opened as a writer."""
+    """For engine functions that take a DB or its path.
+
+    An opened StateDB (or None) is used as it is, a path is opened as a writer.
+    """
     if db is None or isinstance(db, StateDB):
         yield db
         return
