@@ -43,7 +43,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - reported by load_criteria() on a host that lacks it
+    yaml = None  # type: ignore[assignment]
 
 from .._common.errors import InputError
 from .._publish.layout import FLAG_PURGED, Layout, sharded
@@ -153,6 +156,8 @@ def parse_criteria(data: Any, where: str) -> Dict[str, Criteria]:
 
 def load_criteria(path: Path) -> Dict[str, Criteria]:
     """Read and validate a criteria file (YAML)."""
+    if yaml is None:
+        raise InputError(f"{path}: reading criteria files needs PyYAML on this host: install python3-yaml")
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
