@@ -112,10 +112,13 @@ ref_hash:
   type: str
 """
 
-import getpass
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
-from ansible_collections.distroforge.openstack.plugins.module_utils._promote.votes import Vote, record_vote
+from ansible_collections.distroforge.openstack.plugins.module_utils._promote.votes import (
+    Vote,
+    default_user,
+    record_vote,
+)
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 
@@ -130,7 +133,7 @@ def _work(module: DistroforgeModule) -> dict:
         url=p["url"],
         notes=p["notes"],
         timestamp=p["timestamp"],
-        user=p["user"] or getpass.getuser(),
+        user=p["user"] or default_user(),
         commit_hash=p["commit_hash"] or None,
         distro_hash=p["distro_hash"] or None,
         extended_hash=p["extended_hash"] or None,

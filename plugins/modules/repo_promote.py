@@ -195,7 +195,6 @@ notes:
   elements: str
 """
 
-import getpass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -217,6 +216,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._promote.pro
     PromotionResult,
     promote_batch,
 )
+from ansible_collections.distroforge.openstack.plugins.module_utils._promote.votes import default_user
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.layout import Layout
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import PublishOptions
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
@@ -266,7 +266,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
     if p["criteria"]:
         criteria = parse_target(label, p["criteria"], f"{p['criteria_from']}: promotions.{label}")
     options = {
-        "user": p["user"] or getpass.getuser(),
+        "user": p["user"] or default_user(),
         "keep_previous": p["keep_previous"],
         "force": p["force"],
         "check_mode": module.check_mode,

@@ -10,6 +10,7 @@ API wanting that can ask for with ``dedupe=False``.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import time
 from typing import Any, Dict, Optional
 
@@ -19,6 +20,14 @@ from .errors import InvalidRequest
 from .hashes import find_aggregate, find_build
 
 CONSISTENT_JOB = "consistent"
+
+
+def default_user() -> Optional[str]:
+    """Who votes or promotes when not told: the user running us (None without a user name, as in some containers)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
