@@ -75,7 +75,7 @@ def bench_poll(n: int = 300) -> None:
     root = workload(n)
     pkgs = loader.read(str(root / "rdoinfo" / "rdo.yml")).packages
     with tempfile.TemporaryDirectory() as state:
-        kw = {"release": "bench", "db_path": f"{state}/state.db", "cache_dir": f"{state}/git"}
+        kw = {"release": "bench", "db_path": f"{state}/state.db", "mirror_dir": f"{state}/git"}
         started = time.perf_counter()
         first = poll_and_queue(pkgs, **kw)
         first_s = time.perf_counter() - started

@@ -35,10 +35,13 @@ options:
     description: Release the commits are queued for (a state DB column).
     type: str
     required: true
-  cache_dir:
-    description: Directory of the local bare mirrors.
+  mirror_dir:
+    description:
+      - Directory of the local bare git mirrors (the same one M(distroforge.openstack.build_queue) and
+        M(distroforge.openstack.package_build) read as C(mirror_dir)).
     type: path
     required: true
+    aliases: [cache_dir]
   workers:
     description: Parallel git operations; default four per CPU, at most 32.
     type: int
@@ -75,7 +78,7 @@ EXAMPLES = r"""
     packages: "{{ pkgdb.packages }}"
     release: zed
     db: /var/lib/distroforge/state.db
-    cache_dir: /var/cache/distroforge/git
+    mirror_dir: /var/cache/distroforge/git
   register: poll
 """
 
@@ -140,7 +143,7 @@ def _work(module: DistroforgeModule) -> dict:
             params["packages"],
             release=params["release"],
             db=db,
-            cache_dir=params["cache_dir"],
+            mirror_dir=params["mirror_dir"],
             workers=params["workers"],
             timeout=params["timeout"],
             record=not module.check_mode,
@@ -152,7 +155,7 @@ def main() -> None:
         argument_spec={
             "packages": {"type": "list", "elements": "dict", "required": True},
             "release": {"type": "str", "required": True},
-            "cache_dir": {"type": "path", "required": True},
+            "mirror_dir": {"type": "path", "required": True, "aliases": ["cache_dir"]},
             "workers": {"type": "int"},
             "timeout": {"type": "int", "default": 120},
         },

@@ -329,7 +329,7 @@ def test_a_backend_added_only_in_the_registry_builds_end_to_end_in_waves(fake_re
     ]
     # build_queue reads the new kind's packaging file and puts B a wave after A
     db, cache = str(tmp_path / "state.db"), str(tmp_path / "git")
-    poll_and_queue(pkgs, release="zed", db_path=db, cache_dir=cache)
+    poll_and_queue(pkgs, release="zed", db_path=db, mirror_dir=cache)
     plan = queue.plan(db, "zed", pkgs, ["b1"], mirror_dir=cache)
     assert [(j["project"], j["wave"]) for j in plan["jobs"]] == [("fakea", 0), ("fakeb", 1)]
 

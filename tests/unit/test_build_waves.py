@@ -53,7 +53,7 @@ def test_the_plan_puts_b_a_wave_after_a_and_spreads_each_wave_over_the_builders(
         for p, u, d in (("hellodep", up_b, dg_b), ("hellodf", up_a, dg_a), ("other", up_c, dg_c))
     ]
     db, cache = str(tmp_path / "state.db"), str(tmp_path / "git")
-    poll_and_queue(pkgs, release="zed", db_path=db, cache_dir=cache)
+    poll_and_queue(pkgs, release="zed", db_path=db, mirror_dir=cache)
     plan = queue.plan(db, "zed", pkgs, ["b1", "b2"], mirror_dir=cache)
     assert plan["waves"] == 2 and plan["cycle"] == []
     assert [(j["project"], j["wave"], j["builder"]) for j in plan["jobs"]] == [

@@ -380,7 +380,7 @@ def source_poll(folder: Path) -> dict[str, Any]:
         "packages": [_git_package(folder)],
         "release": "zed",
         "db": str(folder / "state.db"),
-        "cache_dir": str(folder / "git"),
+        "mirror_dir": str(folder / "git"),
     }
 
 

@@ -42,7 +42,7 @@ def heads(report):
 
 def test_first_poll_reports_every_package_with_commit_details(world):
     tmp, pkgs = world
-    report = poll(pkgs, {}, cache_dir=str(tmp / "cache"), workers=4)
+    report = poll(pkgs, {}, mirror_dir=str(tmp / "cache"), workers=4)
     assert [p.project for p in report.changed] == ["alpha", "beta"]
     alpha = report.packages[0]
     assert alpha.commit_hash == git(tmp / "up" / "alpha", "rev-parse", "HEAD")
@@ -56,17 +56,17 @@ def test_first_poll_reports_every_package_with_commit_details(world):
 
 def test_nothing_changed_means_no_fetch(world, monkeypatch):
     tmp, pkgs = world
-    first = poll(pkgs, {}, cache_dir=str(tmp / "cache"))
+    first = poll(pkgs, {}, mirror_dir=str(tmp / "cache"))
     monkeypatch.setattr(srcgit, "ensure_commit", lambda *a, **k: pytest.fail("fetched although nothing changed"))
-    again = poll(pkgs, heads(first), cache_dir=str(tmp / "cache"))
+    again = poll(pkgs, heads(first), mirror_dir=str(tmp / "cache"))
     assert again.changed == [] and again.errors == []
 
 
 def test_a_new_upstream_commit_is_seen_and_fetched(world):
     tmp, pkgs = world
-    first = poll(pkgs, {}, cache_dir=str(tmp / "cache"))
+    first = poll(pkgs, {}, mirror_dir=str(tmp / "cache"))
     new = commit(tmp / "up" / "beta", "beta third", T0 + 600)
-    report = poll(pkgs, heads(first), cache_dir=str(tmp / "cache"))
+    report = poll(pkgs, heads(first), mirror_dir=str(tmp / "cache"))
     assert [p.project for p in report.changed] == ["beta"]
     assert report.changed[0].commit_hash == new
     assert report.changed[0].commit.subject == "beta third"
@@ -76,9 +76,9 @@ def test_a_new_upstream_commit_is_seen_and_fetched(world):
 
 def test_a_distgit_change_alone_is_a_change(world):
     tmp, pkgs = world
-    first = poll(pkgs, {}, cache_dir=str(tmp / "cache"))
+    first = poll(pkgs, {}, mirror_dir=str(tmp / "cache"))
     commit(tmp / "dg" / "alpha", "alpha spec fix", T0 + 900)
-    report = poll(pkgs, heads(first), cache_dir=str(tmp / "cache"))
+    report = poll(pkgs, heads(first), mirror_dir=str(tmp / "cache"))
     assert [p.project for p in report.changed] == ["alpha"]
     assert report.changed[0].distgit_commit.subject == "alpha spec fix"
 
@@ -87,7 +87,7 @@ def test_a_broken_repository_does_not_stop_the_others(world):
     tmp, pkgs = world
     pkgs[0] = dict(pkgs[0], upstream=f"file://{tmp}/nowhere")
     pkgs.append(dict(pkgs[1], project="gamma", source_branch="no-such-branch"))
-    report = poll(pkgs, {}, cache_dir=str(tmp / "cache"))
+    report = poll(pkgs, {}, mirror_dir=str(tmp / "cache"))
     by = {p.project: p for p in report.packages}
     assert by["beta"].changed and by["beta"].error is None
     assert not by["alpha"].changed and "git ls-remote" in by["alpha"].error
@@ -102,7 +102,7 @@ def test_tags_and_pinned_commits_as_source_branch(world):
     git(up, "tag", "-a", "-m", "release", "1.0.0", first, when=T0 + 100)
     git(up, "tag", "0.9.0", first)
     for ref in ("1.0.0", "0.9.0", first):
-        report = poll([dict(pkgs[0], source_branch=ref)], {}, cache_dir=str(tmp / "cache"))
+        report = poll([dict(pkgs[0], source_branch=ref)], {}, mirror_dir=str(tmp / "cache"))
         assert report.packages[0].error is None, report.packages[0].error
         assert report.packages[0].commit_hash == first  # annotated tags are peeled
         assert report.packages[0].commit.subject == "alpha first"
@@ -127,7 +127,7 @@ def test_mirror_names_are_readable_and_distinct():
 
 def test_poll_and_queue_records_once_and_reports_idempotently(world):
     tmp, pkgs = world
-    kw = {"release": "zed", "db_path": str(tmp / "state.db"), "cache_dir": str(tmp / "cache")}
+    kw = {"release": "zed", "db_path": str(tmp / "state.db"), "mirror_dir": str(tmp / "cache")}
     dry = poll_and_queue(pkgs, record=False, **kw)
     assert dry["changed"] and len(dry["new_commits"]) == 2
     with StateDB(kw["db_path"]) as db:
@@ -150,26 +150,26 @@ def test_poll_and_queue_records_once_and_reports_idempotently(world):
 def test_poll_and_queue_reports_errors_per_package(world):
     tmp, pkgs = world
     pkgs[1] = dict(pkgs[1], distgit=f"{tmp}/missing-distgit")
-    result = poll_and_queue(pkgs, release="zed", db_path=str(tmp / "s.db"), cache_dir=str(tmp / "c"))
+    result = poll_and_queue(pkgs, release="zed", db_path=str(tmp / "s.db"), mirror_dir=str(tmp / "c"))
     assert [r["project"] for r in result["new_commits"]] == ["alpha"]
     assert result["errors"][0]["project"] == "beta" and "missing-distgit" in result["errors"][0]["error"]
 
 
 def test_poll_and_queue_rejects_packages_that_are_not_pkgdb_output(tmp_path):
     with pytest.raises(Exception, match=r"packages\[0\] \(x\): missing 'upstream'"):
-        poll_and_queue([{"project": "x"}], release="zed", db_path=str(tmp_path / "s.db"), cache_dir=str(tmp_path))
+        poll_and_queue([{"project": "x"}], release="zed", db_path=str(tmp_path / "s.db"), mirror_dir=str(tmp_path))
 
 
 def test_a_dry_run_fetches_nothing_and_takes_details_from_mirrors_that_have_them(world):
     tmp, pkgs = world
     cache = tmp / "cache"
-    dry = poll(pkgs, {}, cache_dir=str(cache), fetch=False)
+    dry = poll(pkgs, {}, mirror_dir=str(cache), fetch=False)
     assert [p.project for p in dry.changed] == ["alpha", "beta"] and dry.errors == []
     assert dry.packages[0].commit is None and not cache.exists()
-    poll(pkgs, {}, cache_dir=str(cache))  # a real poll fills the mirrors
+    poll(pkgs, {}, mirror_dir=str(cache))  # a real poll fills the mirrors
     commit(tmp / "up" / "alpha", "alpha third", T0 + 600)
     listing = sorted(str(p) for p in cache.rglob("*"))
-    again = poll(pkgs, {}, cache_dir=str(cache), fetch=False)
+    again = poll(pkgs, {}, mirror_dir=str(cache), fetch=False)
     alpha, beta = again.packages
     assert alpha.commit is None and alpha.distgit_commit.subject == "alpha spec"  # the new commit is not mirrored
     assert beta.commit.subject == "beta second"

@@ -70,10 +70,10 @@ def resolve(url: str, ref: str, *, timeout: float = 60) -> str:
     raise CommandError(f"git ls-remote {url}: no branch or tag '{ref}' there; fix the branch in the package database")
 
 
-def mirror_path(cache_dir: str, url: str) -> str:
-    """The bare mirror of ``url`` under ``cache_dir`` (name + hash of the URL)."""
+def mirror_path(mirror_dir: str, url: str) -> str:
+    """The bare mirror of ``url`` under ``mirror_dir`` (name + hash of the URL)."""
     base = re.sub(r"[^\w.-]+", "_", url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")) or "repo"
-    return os.path.join(cache_dir, f"{base}-{hashlib.sha256(url.encode()).hexdigest()[:10]}.git")
+    return os.path.join(mirror_dir, f"{base}-{hashlib.sha256(url.encode()).hexdigest()[:10]}.git")
 
 
 def _has_commit(mirror: str, commit: str) -> bool:
@@ -92,13 +92,13 @@ def _mirror_lock(mirror: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_commit(cache_dir: str, url: str, commit: str, *, timeout: float = 600) -> str:
+def ensure_commit(mirror_dir: str, url: str, commit: str, *, timeout: float = 600) -> str:
     """Make sure the mirror of ``url`` has ``commit``; fetch only when it does not.
 
     Branches and tags are fetched (tags matter: versions come from them),
     not review or pull-request refs.  Returns the mirror path.
     """
-    mirror = mirror_path(cache_dir, url)
+    mirror = mirror_path(mirror_dir, url)
     if os.path.isdir(mirror) and _has_commit(mirror, commit):
         return mirror
     with _mirror_lock(mirror):
@@ -120,9 +120,9 @@ def ensure_commit(cache_dir: str, url: str, commit: str, *, timeout: float = 600
     return mirror
 
 
-def cached_commit_info(cache_dir: str, url: str, commit: str) -> CommitInfo | None:
+def cached_commit_info(mirror_dir: str, url: str, commit: str) -> CommitInfo | None:
     """``commit``'s details from the mirror of ``url`` if it has them already (fetches and creates nothing)."""
-    mirror = mirror_path(cache_dir, url)
+    mirror = mirror_path(mirror_dir, url)
     if not (os.path.isdir(mirror) and _has_commit(mirror, commit)):
         return None
     return commit_info(mirror, commit)

@@ -72,7 +72,7 @@ def _branches(pkg: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _poll_one(
-    pkg: Mapping[str, Any], known: tuple[str, str] | None, cache_dir: str, timeout: float, fetch: bool
+    pkg: Mapping[str, Any], known: tuple[str, str] | None, mirror_dir: str, timeout: float, fetch: bool
 ) -> PackagePoll:
     source_branch, distgit_branch = _branches(pkg)
     result = PackagePoll(
@@ -95,12 +95,12 @@ def _poll_one(
         result.changed = True
         if not fetch:
             # A dry run changes nothing on disk: the details come from mirrors that have the commits already.
-            result.commit = git.cached_commit_info(cache_dir, result.upstream, result.commit_hash)
-            result.distgit_commit = git.cached_commit_info(cache_dir, result.distgit, result.distgit_hash)
+            result.commit = git.cached_commit_info(mirror_dir, result.upstream, result.commit_hash)
+            result.distgit_commit = git.cached_commit_info(mirror_dir, result.distgit, result.distgit_hash)
             return result
-        mirror = git.ensure_commit(cache_dir, result.upstream, result.commit_hash, timeout=timeout)
+        mirror = git.ensure_commit(mirror_dir, result.upstream, result.commit_hash, timeout=timeout)
         result.commit = git.commit_info(mirror, result.commit_hash)
-        distgit_mirror = git.ensure_commit(cache_dir, result.distgit, result.distgit_hash, timeout=timeout)
+        distgit_mirror = git.ensure_commit(mirror_dir, result.distgit, result.distgit_hash, timeout=timeout)
         result.distgit_commit = git.commit_info(distgit_mirror, result.distgit_hash)
     except (DistroforgeError, OSError) as exc:
         result.changed = False
@@ -128,7 +128,7 @@ def poll(
     packages: Iterable[Mapping[str, Any]],
     known: Mapping[str, tuple[str, str]],
     *,
-    cache_dir: str,
+    mirror_dir: str,
     workers: int | None = None,
     timeout: float = 120,
     fetch: bool = True,
@@ -142,5 +142,5 @@ def poll(
     started = time.monotonic()
     pkgs = list(packages)
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        results = list(pool.map(lambda p: _poll_one(p, known.get(p["project"]), cache_dir, timeout, fetch), pkgs))
+        results = list(pool.map(lambda p: _poll_one(p, known.get(p["project"]), mirror_dir, timeout, fetch), pkgs))
     return PollReport(packages=results, duration=round(time.monotonic() - started, 3))

@@ -24,7 +24,7 @@ def poll_and_queue(
     packages: Iterable[Mapping[str, Any]],
     *,
     release: str,
-    cache_dir: str,
+    mirror_dir: str,
     db_path: str | None = None,
     db: StateDB | None = None,
     workers: int | None = None,
@@ -44,7 +44,7 @@ def poll_and_queue(
             raise InputError("db: give the state DB to record new commits in")
         heads = opened.heads(release) if opened is not None else {}
         known = {project: (rec.commit_hash, rec.distgit_hash) for project, rec in heads.items()}
-        report = poll(pkgs, known, cache_dir=cache_dir, workers=workers, timeout=timeout, fetch=record)
+        report = poll(pkgs, known, mirror_dir=mirror_dir, workers=workers, timeout=timeout, fetch=record)
         new_commits = [p.as_dict() for p in report.changed]
         components = {pkg["project"]: pkg.get("component") for pkg in pkgs}
         if record and opened is not None and report.changed:
