@@ -182,16 +182,6 @@ def _keys(module: DistroforgeModule) -> engine.KeySet:
     return base
 
 
-def _read(path: str) -> Optional[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise InputError(f"dest: {path} is a directory; give the answer file's path") from None
-
-
 def _work(module: DistroforgeModule) -> Dict[str, Any]:
     params = module.params
     # Hide passwords from the invocation and any failure before they are checked.
@@ -203,13 +193,11 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
     )
     module.no_log_values.update(rendered.secrets())
     dest = params["dest"]
-    if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
-        raise InputError(f"dest: the directory of {dest} does not exist; create it first")
-    before = _read(dest)
-    mode_wrong = before is not None and (os.stat(dest).st_mode & 0o777) != 0o600
-    changed = before != rendered.text or mode_wrong
-    if changed and not module.check_mode:
-        engine.write_atomic(dest, rendered.text, mode=0o600)
+
+    def shown(data: Optional[bytes]) -> str:
+        return engine.mask_text(data.decode("utf-8", errors="replace"), keys) if data is not None else ""
+
+    changed = module.write_unless_check(dest, rendered.text, mode=0o600, option="dest", shown=shown)
     masked = rendered.masked_text()
     result: Dict[str, Any] = {
         "changed": changed,
@@ -221,13 +209,6 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
         "left_to_packstack": rendered.left_to_packstack,
         "masked_text": masked,
     }
-    if module._diff:
-        result["diff"] = {
-            "before": engine.mask_text(before, keys) if before is not None else "",
-            "after": masked,
-            "before_header": dest if before is not None else f"{dest} (absent)",
-            "after_header": dest,
-        }
     return result
 
 

@@ -90,8 +90,6 @@ dest:
   type: str
 """
 
-import os
-import tempfile
 from typing import Any, Dict
 
 from ansible.module_utils.urls import fetch_url
@@ -121,16 +119,6 @@ def _read(module: DistroforgeModule) -> "tuple[bytes, str]":
     return response.read(), url
 
 
-def _current(dest: str) -> "bytes | None":
-    try:
-        with open(dest, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise InputError(f"dest: cannot read {dest} ({exc.strerror})") from None
-
-
 def _fingerprints_of(data: "bytes | None", where: str) -> "list[str]":
     if not data:
         return []
@@ -138,23 +126,6 @@ def _fingerprints_of(data: "bytes | None", where: str) -> "list[str]":
         return openpgp.primary_fingerprints(data, where)
     except InputError:
         return ["(not a key)"]
-
-
-def _write(module: DistroforgeModule, dest: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(directory):
-        raise InputError(f"dest: the directory of {dest} does not exist; create it first")
-    handle, aside = tempfile.mkstemp(prefix=".repo_key-", dir=directory)
-    try:
-        os.fchmod(handle, KEY_MODE)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        module.atomic_move(aside, dest)
-    finally:
-        if os.path.exists(aside):
-            os.unlink(aside)
 
 
 def _work(module: DistroforgeModule) -> Dict[str, Any]:
@@ -171,21 +142,11 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
     if not dest:
         return result
     result["dest"] = dest
-    before = _current(dest)
-    if before != data:
-        result["changed"] = True
-        result["diff"] = {
-            "before_header": dest,
-            "after_header": dest,
-            "before": "\n".join(_fingerprints_of(before, dest)) + "\n",
-            "after": "\n".join(found) + "\n",
-        }
-        if not module.check_mode:
-            _write(module, dest, data)
-    elif os.stat(dest).st_mode & 0o7777 != KEY_MODE:
-        result["changed"] = True
-        if not module.check_mode:
-            os.chmod(dest, KEY_MODE)
+
+    def shown(key: "bytes | None") -> str:
+        return "" if key is None else "\n".join(_fingerprints_of(key, dest)) + "\n"
+
+    result["changed"] = module.write_unless_check(dest, data, mode=KEY_MODE, option="dest", shown=shown)
     return result
 
 

@@ -192,11 +192,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
         steps_not_built=params["steps_not_built"],
         key_fingerprints=params["key_fingerprints"],
     )
-    text = run_manifest.render(manifest)
-    before = run_manifest.current_text(path)
-    changed = before != text
-    if changed and not module.check_mode:
-        changed = run_manifest.write(path, manifest)
+    changed = module.write_unless_check(path, run_manifest.render(manifest), option="path", parents=True)
     outcome = manifest.outcome
     result: Dict[str, Any] = {
         "changed": changed,
@@ -210,13 +206,6 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
         "verdict_line": run_manifest.verdict_line(manifest),
         "summary": run_manifest.summary_lines(manifest, path),
     }
-    if module._diff:
-        result["diff"] = {
-            "before": before or "",
-            "after": text,
-            "before_header": path if before is not None else f"{path} (absent)",
-            "after_header": path,
-        }
     return result
 
 

@@ -195,7 +195,7 @@ def test_write_unless_check_diffs_first_and_writes_only_outside_check_mode(capsy
     assert target.read_text() == "a=1\n" and target.stat().st_mode & 0o777 == 0o600
     assert sorted(os.listdir(tmp_path)) == ["answers.txt"]  # nothing left aside
     again = run_module(capsys, args, _write("a=1\n", 0o600))
-    assert again["changed"] is False and "diff" not in again
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"] == "a=1\n"
     changed = run_module(capsys, {**args, "_ansible_check_mode": True}, _write("a=2\n", 0o600))
     assert changed["diff"]["before"] == "a=1\n" and changed["diff"]["after"] == "a=2\n"
     assert target.read_text() == "a=1\n"

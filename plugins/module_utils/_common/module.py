@@ -182,7 +182,7 @@ class DistroforgeModule(AnsibleModule):
         """Make the file at ``path`` hold ``content`` (and ``mode``); return whether it changed (would, in check mode).
 
         As ansible-core's modules do: read what is there, compare, record the
-        diff (shown with ``--diff``), and write - aside, then renamed over -
+        diff (with ``--diff``; Ansible shows it when it changed), and write - aside, then renamed over -
         only when it differs and the task is not in check mode.  ``mode``
         None keeps an existing file's mode (a new one gets 0666 less the
         umask).  ``parents`` creates missing directories (not in check
@@ -202,11 +202,9 @@ class DistroforgeModule(AnsibleModule):
         current_mode = stat.S_IMODE(os.stat(path).st_mode) if before is not None else None
         content_differs = before != data
         mode_differs = mode is not None and current_mode is not None and current_mode != mode
-        if not (content_differs or mode_differs):
-            return False
         if self._diff:
             show = shown or _shown
-            if content_differs:
+            if content_differs or not mode_differs:  # an unchanged file's diff shows it the same before and after
                 self._file_diffs.append(
                     {
                         "before_header": path if before is not None else f"{path} (absent)",
@@ -220,6 +218,8 @@ class DistroforgeModule(AnsibleModule):
                 self._file_diffs.append(
                     {"before": {"path": path, "mode": before_mode}, "after": {"path": path, "mode": after_mode}}
                 )
+        if not (content_differs or mode_differs):
+            return False
         if self.check_mode:
             return True
         if parents:

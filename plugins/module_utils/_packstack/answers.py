@@ -20,12 +20,12 @@ import difflib
 import json
 import os
 import re
-import tempfile
 import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .._common.errors import InputError
+from .._common.files import read_text
 
 try:
     import yaml
@@ -191,16 +191,12 @@ def keys_from_data(data: Mapping[str, Any], origin: str) -> KeySet:
 
 def load_keys(path: str) -> KeySet:
     """Read a key data file written by ``tools/packstack_keys.py`` (YAML, or JSON)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError as exc:
+    if not os.path.exists(path):
         raise InputError(
             f"keys_file: {path} does not exist; use a file from roles/deploy_packstack/files/"
             " or generate one with tools/packstack_keys.py"
-        ) from exc
-    except OSError as exc:
-        raise InputError(f"keys_file: cannot read {path}: {exc.strerror}") from exc
+        )
+    text = read_text(path, "keys_file", "a key data file (tools/packstack_keys.py writes them)")
     try:
         data = yaml.safe_load(text) if yaml is not None else json.loads(text)
     except ValueError as exc:
@@ -373,20 +369,3 @@ def render(
         values[spec.name] = value
         blocks.append(f"\n{_comment(spec.usage)}{spec.name}={value}\n")
     return Rendered(text="".join(blocks), values=values, left_to_packstack=left, keys=keys)
-
-
-def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
-    """Write ``text`` beside ``path`` with ``mode`` from the start, fsync, then rename over it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".packstack-answers-", dir=directory)
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -345,16 +345,6 @@ def write(path: Union[str, "os.PathLike[str]"], manifest: Manifest) -> bool:
         ) from None
 
 
-def current_text(path: Union[str, "os.PathLike[str]"]) -> Optional[str]:
-    """What ``path`` holds now (None when there is no file), for diffs and idempotence."""
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the existing manifest ({exc.strerror})") from None
-
-
 # -- format 1 -----------------------------------------------------------------------------------
 
 
