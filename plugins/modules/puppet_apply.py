@@ -64,7 +64,7 @@ attributes:
     support: full
     description:
       - Runs Puppet with C(--noop); the phase reports what would change.
-      - Nothing is written on the target, O(log_dir) included: the C(--noop)
+      - Nothing is written on the target, O(log_dir) included. The C(--noop)
         run's log, summary and report go to a temporary directory that is
         removed afterwards, and the previous run's logs stay.
   diff_mode:
