@@ -19,10 +19,6 @@ description:
 author:
   - distroforge developers (@distroforge)
 options:
-  db:
-    description: Path of the state DB.
-    type: path
-    required: true
   release:
     description: Release whose pending commits to build.
     type: str
@@ -51,10 +47,12 @@ options:
         (spec C(BuildRequires), C(debian/control) C(Build-Depends)) are put in
         later build waves than those packages.
     type: path
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
-    description: Reads only.
+    description: Reads only; the state DB is opened read-only (and a missing one is not created).
   diff_mode:
     support: none
     description: Reads only.
@@ -104,15 +102,16 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.modu
 
 def _work(module: DistroforgeModule) -> dict:
     params = module.params
-    result = queue.plan(
-        params["db"],
-        params["release"],
-        params["packages"],
-        params["builders"],
-        max_retries=params["max_retries"],
-        limit=params["limit"],
-        mirror_dir=params["mirror_dir"],
-    )
+    with module.state_db() as db:  # read-only in check mode, None when there is none yet
+        result = queue.plan(
+            db,
+            params["release"],
+            params["packages"],
+            params["builders"],
+            max_retries=params["max_retries"],
+            limit=params["limit"],
+            mirror_dir=params["mirror_dir"],
+        )
     result["changed"] = False
     return result
 
@@ -120,7 +119,6 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "release": {"type": "str", "required": True},
             "packages": {"type": "list", "elements": "dict", "required": True},
             "builders": {"type": "list", "elements": "str", "required": True},
@@ -128,6 +126,7 @@ def main() -> None:
             "limit": {"type": "int"},
             "mirror_dir": {"type": "path"},
         },
+        state_db=True,
         supports_check_mode=True,
     )
     module.run(_work)

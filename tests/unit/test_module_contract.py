@@ -13,7 +13,7 @@ from .ansible_run import TOP
 MODULE_FILES = sorted(path for path in (TOP / "plugins" / "modules").glob("*.py") if path.stem != "__init__")
 FRAGMENT = "distroforge.openstack.state_db"
 # Modules still to move to the shared state DB options (they were being changed elsewhere).
-PENDING_STATE_DB = {"build_queue", "ci_vote", "repo_promote", "repo_publish", "repo_purge"}
+PENDING_STATE_DB = {"ci_vote", "repo_promote", "repo_publish", "repo_purge"}
 
 
 class ModuleSource:
