@@ -35,10 +35,6 @@ requirements:
   - createrepo_c Python bindings (RPM)
   - apt-ftparchive (DEB), gpg, rpmsign (signed RPM packages)
 options:
-  db:
-    description: Path of the state DB on the repo server.
-    type: path
-    required: true
   repos_dir:
     description: The C(repos/) directory that is published (and served).
     type: path
@@ -121,9 +117,10 @@ options:
     type: bool
     default: true
   lock_timeout:
-    description: Seconds to wait for another publisher or purge.
-    type: int
-    default: 600
+    description: Seconds to wait for another publisher or purge (and for the state DB's writer lock).
+    default: 600.0
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
@@ -237,7 +234,6 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._publish.pub
     Publisher,
     PublishOptions,
 )
-from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 
 def _path(value):
@@ -265,7 +261,7 @@ def _work(module: DistroforgeModule) -> dict:
     single = {"commit_id": p["commit_id"], "artifacts_dir": p["artifacts_dir"], "build_log": p["build_log"]}
     items = p["builds"] or [single]
     results = []
-    with StateDB(p["db"], readonly=module.check_mode) as db:
+    with module.state_db(readonly=module.check_mode) as db:
         for index, item in enumerate(items):
             if "commit_id" not in item:
                 raise InputError(f"builds[{index}]: missing commit_id")
@@ -288,7 +284,6 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "repos_dir": {"type": "path", "required": True},
             "commit_id": {"type": "int"},
             "builds": {"type": "list", "elements": "dict"},
@@ -306,8 +301,9 @@ def main() -> None:
             "deb_signed_by": {"type": "str"},
             "packages": {"type": "list", "elements": "dict"},
             "report": {"type": "bool", "default": True},
-            "lock_timeout": {"type": "int", "default": 600},
+            "lock_timeout": {"default": 600.0},  # the rest from STATE_DB_OPTIONS
         },
+        state_db=True,
         supports_check_mode=True,
         required_one_of=[("commit_id", "builds")],
         mutually_exclusive=[("commit_id", "builds")],
