@@ -24,10 +24,6 @@ description:
 author:
   - distroforge developers (@distroforge)
 options:
-  db:
-    description: Path of the state DB on the repo server.
-    type: path
-    required: true
   repos_dir:
     description: The C(repos/) directory to purge.
     type: path
@@ -48,9 +44,10 @@ options:
     type: bool
     default: false
   lock_timeout:
-    description: Seconds to wait for a publisher to finish.
-    type: int
-    default: 600
+    description: Seconds to wait for a publisher to finish (and for the state DB's writer lock).
+    default: 600.0
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
@@ -105,7 +102,6 @@ from pathlib import Path
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import PublishOptions
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.purge import purge
-from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 
 def _work(module: DistroforgeModule) -> dict:
@@ -113,7 +109,7 @@ def _work(module: DistroforgeModule) -> dict:
     layout = PublishOptions(
         repos_dir=Path(p["repos_dir"]), baseurl=p["baseurl"], reponame=p["reponame"], use_components=p["use_components"]
     ).layout()
-    with StateDB(p["db"], readonly=module.check_mode) as db:
+    with module.state_db(readonly=module.check_mode) as db:
         plan = purge(db, layout, p["older_than"], check_mode=module.check_mode, lock_timeout=float(p["lock_timeout"]))
     return {"changed": plan.changes, **plan.as_dict()}
 
@@ -121,14 +117,14 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "repos_dir": {"type": "path", "required": True},
             "older_than": {"type": "int", "required": True},
             "baseurl": {"type": "str"},
             "reponame": {"type": "str", "default": "delorean"},
             "use_components": {"type": "bool", "default": False},
-            "lock_timeout": {"type": "int", "default": 600},
+            "lock_timeout": {"default": 600.0},  # the rest from STATE_DB_OPTIONS
         },
+        state_db=True,
         supports_check_mode=True,
     )
     if module.params["older_than"] < 0:
