@@ -24,10 +24,6 @@ description:
 author:
   - distroforge developers (@distroforge)
 options:
-  db:
-    description: Path of the state DB on the repo server.
-    type: path
-    required: true
   job_id:
     description: Name of the CI job (what promotion criteria list).
     type: str
@@ -65,6 +61,8 @@ options:
   user:
     description: Who reports the vote; defaults to the user running the module.
     type: str
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
@@ -119,7 +117,6 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._promote.vot
     default_user,
     record_vote,
 )
-from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 
 def _work(module: DistroforgeModule) -> dict:
@@ -140,7 +137,7 @@ def _work(module: DistroforgeModule) -> dict:
         aggregate_hash=p["aggregate_hash"] or None,
     )
     # Check mode must not even open the DB for writing (no creation, no migration, no lock file).
-    with StateDB(p["db"], readonly=module.check_mode) as db:
+    with module.state_db(readonly=module.check_mode) as db:
         result = record_vote(db, vote, check_mode=module.check_mode)
     return result.as_dict()
 
@@ -148,7 +145,6 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "job_id": {"type": "str", "required": True},
             "success": {"type": "bool"},
             "in_progress": {"type": "bool", "default": False},
@@ -164,6 +160,7 @@ def main() -> None:
         mutually_exclusive=[("aggregate_hash", "commit_hash"), ("aggregate_hash", "distro_hash")],
         required_one_of=[("aggregate_hash", "commit_hash")],
         required_together=[("commit_hash", "distro_hash")],
+        state_db=True,
         supports_check_mode=True,
     )
     module.run(_work)

@@ -29,10 +29,6 @@ description:
 author:
   - distroforge developers (@distroforge)
 options:
-  db:
-    description: Path of the state DB on the repo server.
-    type: path
-    required: true
   repos_dir:
     description: The C(repos/) directory the builds were published to.
     type: path
@@ -114,9 +110,10 @@ options:
     type: bool
     default: false
   lock_timeout:
-    description: Seconds to wait for a publisher, purge or other promotion to finish.
-    type: int
-    default: 600
+    description: Seconds to wait for a publisher, purge or other promotion (and for the state DB's writer lock).
+    default: 600.0
+extends_documentation_fragment:
+  - distroforge.openstack.state_db
 attributes:
   check_mode:
     support: full
@@ -277,7 +274,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
     aggregate = layout.use_components and not (criteria and criteria.component)
     before = None if p["batch"] else _where(layout, label, aggregate, criteria.component if criteria else None)
     # Check mode must not even open the DB for writing (no creation, no migration, no lock file).
-    with StateDB(p["db"], readonly=module.check_mode) as db:
+    with module.state_db(readonly=module.check_mode) as db:
         if p["batch"] or p["commit_hash"] or p["aggregate_hash"]:
             items = _items(module, db, layout, criteria)
             result: Optional[PromotionResult] = promote_batch(db, layout, items, **options)
@@ -320,7 +317,6 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
-            "db": {"type": "path", "required": True},
             "repos_dir": {"type": "path", "required": True},
             "label": {"type": "str"},
             "criteria": {"type": "dict"},
@@ -347,12 +343,13 @@ def main() -> None:
             "baseurl": {"type": "str"},
             "reponame": {"type": "str", "default": "delorean"},
             "use_components": {"type": "bool", "default": False},
-            "lock_timeout": {"type": "int", "default": 600},
+            "lock_timeout": {"default": 600.0},  # the rest from STATE_DB_OPTIONS
         },
         mutually_exclusive=[("batch", "commit_hash", "aggregate_hash"), ("batch", "criteria")],
         required_together=[("commit_hash", "distro_hash")],
         required_one_of=[("criteria", "commit_hash", "aggregate_hash", "batch")],
         required_by={"criteria": "label", "commit_hash": "label", "aggregate_hash": "label"},
+        state_db=True,
         supports_check_mode=True,
     )
     module.run(_work)
