@@ -137,8 +137,12 @@ def plan(
     repos: str | None = None,
     rewrites: Mapping[str, str] | None = None,
     download_dir: str | None = None,
+    check_mode: bool = False,
 ) -> dict[str, Any]:
-    """Everything reproduce.yml needs from a manifest: rebuild jobs and the test settings."""
+    """Everything reproduce.yml needs from a manifest: rebuild jobs and the test settings.
+
+    ``check_mode`` writes nothing: a package to fetch is checked, not saved in ``download_dir``.
+    """
     manifest = run_manifest.load(manifest_path)
     all_rows = package_rows(manifest, manifest_path)
     rows = select_rows(all_rows, packages, manifest_path)
@@ -156,7 +160,7 @@ def plan(
                 "backend": info["backend"],
                 **_rebuild_options(info, row["build_dir"]),
                 "extra_packages": [
-                    find_package(item, info["project"], repos, package_dirs, download_dir)
+                    find_package(item, info["project"], repos, package_dirs, download_dir, check_mode=check_mode)
                     for item in info["inputs"].get("build_against") or []
                 ],
                 "nvr": info.get("nvr", row["nvr"]),
@@ -190,7 +194,13 @@ def _rebuild_options(info: Mapping[str, Any], build_dir: str) -> dict[str, Any]:
 
 
 def find_package(
-    item: Mapping[str, str], project: str, repos: str, dirs: Sequence[str], download_dir: str | None
+    item: Mapping[str, str],
+    project: str,
+    repos: str,
+    dirs: Sequence[str],
+    download_dir: str | None,
+    *,
+    check_mode: bool = False,
 ) -> str:
     """A local path of the package ``item`` (``{name, sha256}``) a build was made against.
 
@@ -209,8 +219,10 @@ def find_package(
                 continue
             if not download_dir:
                 raise InputError(f"{name}: {project} was built against it; give download_dir to fetch it from {repos}")
-            os.makedirs(download_dir, exist_ok=True)
             path = os.path.join(download_dir, name)
+            if check_mode:  # checked, and where it would go
+                return path
+            os.makedirs(download_dir, exist_ok=True)
             with open(path, "wb") as handle:
                 handle.write(data)
             return path

@@ -51,7 +51,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads only (apart from O(download_dir)), so it runs in check mode too.
+    description: Reads only; a package to fetch is checked but not saved in O(download_dir).
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -143,6 +143,7 @@ def _work(module: DistroforgeModule) -> dict:
         repos=params["repos"],
         rewrites=params["url_rewrites"],
         download_dir=params["download_dir"],
+        check_mode=module.check_mode,
     )
     return {"changed": False, **result}
 

@@ -233,10 +233,14 @@ def test_a_later_wave_is_rebuilt_against_the_recorded_earlier_wave_package(run):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/repos"
-        fetched = plan(str(path), packages=["keystone"], repos=url, download_dir=str(path.parent / "against"))
+        against = path.parent / "against"
+        dry = plan(str(path), packages=["keystone"], repos=url, download_dir=str(against), check_mode=True)
+        assert not against.exists()  # check mode saves nothing
+        fetched = plan(str(path), packages=["keystone"], repos=url, download_dir=str(against))
     finally:
         server.shutdown()
     assert Path(fetched["rebuilds"][0]["extra_packages"][0]).read_bytes() == deb
+    assert dry["rebuilds"][0]["extra_packages"] == fetched["rebuilds"][0]["extra_packages"]
 
     # A package with another sha256 is not the input the build had.
     (ksm_dir / "python3-ksm_1_all.deb").write_bytes(b"rebuilt later, different")
