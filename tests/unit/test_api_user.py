@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 from werkzeug.test import Client
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._api import passwords, users
@@ -13,8 +14,8 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._api.config 
 from ansible_collections.distroforge.openstack.plugins.module_utils._api.wsgi import create_app
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
+from ansible_collections.distroforge.openstack.plugins.modules import api_user
 
-from .ansible_run import run_playbook
 from .apisite import basic
 
 SALT = bytes(range(16))
@@ -89,38 +90,53 @@ def test_set_user_is_idempotent_and_on_create_keeps_passwords(tmp_path):
     assert users.delete_user(db, "ci").changed is False
 
 
-def task(db, **args) -> dict:
-    return {"distroforge.openstack.api_user": {"db": str(db), **args}}
+def run(capsys, **args) -> dict:
+    """api_user in this process (as Ansible runs it); its result."""
+    with patch_module_args(args), pytest.raises(SystemExit):
+        api_user.main()
+    return json.loads(capsys.readouterr().out)
 
 
-def test_api_user_module_manages_users_the_api_accepts(tmp_path):
-    db = tmp_path / "data" / "state.db"
+def test_api_user_module_manages_users_the_api_accepts(tmp_path, capsys):
+    db = str(tmp_path / "data" / "state.db")
     secret = "Tr0ub4dor&3-secret"
-    tasks = [
-        task(db, username="ci", password=secret),
-        task(db, username="ci", password=secret),  # unchanged
-        task(db, username="promoter", password="other-secret-value"),
-        # Check mode says what would change and writes nothing.
-        {**task(db, username="ci", password="new-password-1"), "check_mode": True, "diff": True},
-        {**task(db, name="promoter", state="absent"), "check_mode": True},
-        task(db, username="ci", password="new-password-2", update_password="on_create"),  # unchanged
-        task(db, username="promoter", state="absent"),
-        task(db, username="promoter", state="absent"),  # unchanged
-        {**task(db, username="bad:name", password="x"), "ignore_errors": True},
-        {**task(db, username="ci"), "ignore_errors": True},
+    # Check mode before the DB exists: says it would create, creates nothing.
+    assert run(capsys, db=db, username="ci", password=secret, _ansible_check_mode=True)["action"] == "created"
+    assert not (tmp_path / "data").exists()
+    outcomes = [
+        run(capsys, db=db, username="ci", password=secret),
+        run(capsys, db=db, name="ci", password=secret),
+        run(capsys, db=db, username="promoter", password="other-secret-value"),
+        run(capsys, db=db, username="ci", password="new-password-1", _ansible_check_mode=True, _ansible_diff=True),
+        run(capsys, db=db, username="promoter", state="absent", _ansible_check_mode=True),
+        run(capsys, db=db, username="ci", password="new-password-2", update_password="on_create"),
+        run(capsys, db=db, username="promoter", state="absent"),
+        run(capsys, db=db, username="promoter", state="absent"),
     ]
-    playbook = tmp_path / "users.yml"
-    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    proc = run_playbook(playbook, {}, "-v")
-    for password in (secret, "other-secret-value", "new-password-1", "new-password-2"):
-        assert password not in proc.stdout
-    assert "changed=5" in proc.stdout and "ignored=2" in proc.stdout
-    assert "username 'bad:name' is not usable" in proc.stdout
-    assert "user ci: password is required with state=present" in proc.stdout
-    assert "Traceback" not in proc.stdout
-    config = ApiConfig(db=db, repos_dir=tmp_path / "repos", baseurl="http://x/repos")
+    assert [(o["changed"], o["action"]) for o in outcomes] == [
+        (True, "created"),
+        (False, "unchanged"),
+        (True, "created"),
+        (True, "updated"),
+        (True, "deleted"),
+        (False, "unchanged"),
+        (True, "deleted"),
+        (False, "absent"),
+    ]
+    assert outcomes[3]["diff"]["after"] == {"username": "ci", "exists": True, "password": "(changed)"}
+    for outcome in outcomes:
+        assert secret not in json.dumps(outcome) and "new-password" not in json.dumps(outcome)
+    config = ApiConfig(db=tmp_path / "data" / "state.db", repos_dir=tmp_path / "repos", baseurl="http://x/repos")
     client = Client(create_app(config))
     assert client.post("/api/health", headers=basic("ci", secret)).status_code == 200
     assert client.post("/api/health", headers=basic("ci", "new-password-1")).status_code == 401
     assert client.post("/api/health", headers=basic("promoter", "other-secret-value")).status_code == 401
     assert [row[0] for row in sqlite3.connect(db).execute("SELECT username FROM users")] == ["ci"]
+
+
+def test_api_user_module_fails_in_one_line(tmp_path, capsys):
+    db = str(tmp_path / "state.db")
+    failure = run(capsys, db=db, username="bad:name", password="x")
+    assert failure["failed"] and failure["msg"].startswith("username 'bad:name' is not usable")
+    failure = run(capsys, db=db, username="ci")
+    assert failure["msg"] == "user ci: password is required with state=present"
