@@ -202,11 +202,11 @@ def test_a_purged_build_gets_no_vote(site):
     assert status == 410 and "purged" in answer["message"]
 
 
-def test_the_same_vote_twice_is_recorded_once(site):
+def test_every_report_is_recorded_as_dlrn_does(site):
     record = site.build()
     site.vote(record, "tempest", timestamp=NOW)
     site.vote(record, "tempest", timestamp=NOW)
-    assert len(site.db.votes(record.repo_hash)) == 1
+    assert len(site.db.votes(record.repo_hash)) == 2
 
 
 def test_repo_status_filters_and_refuses(site):
