@@ -58,6 +58,20 @@ options:
     type: list
     elements: str
     default: []
+  votes:
+    description:
+      - The votes on the tested hash after the run voted (M(distroforge.openstack.vote_info)'s RV(votes) -
+        C(job_id), C(success), C(timestamp), C(in_progress), C(url), C(notes), C(user)).
+    type: list
+    elements: dict
+    default: []
+  labels:
+    description:
+      - The labels after the run's promotion step - C(label), C(repo_hash) (where it points), C(moved)
+        (whether this run moved it), C(previous_hash), C(reason) (why it stayed).
+    type: list
+    elements: dict
+    default: []
   pkgdb:
     description: The package database entry file of the run.
     type: path
@@ -191,6 +205,8 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
         tempest_selection=params["tempest_selection"],
         steps_not_built=params["steps_not_built"],
         key_fingerprints=params["key_fingerprints"],
+        votes=params["votes"],
+        labels=params["labels"],
     )
     changed = module.write_unless_check(path, run_manifest.render(manifest), option="path", parents=True)
     outcome = manifest.outcome
@@ -220,6 +236,8 @@ def main() -> None:
             "repo_path": {"type": "str", "required": True},
             "repo_base_url": {"type": "str", "required": True},
             "key_fingerprints": {"type": "list", "elements": "str", "default": [], "no_log": False},
+            "votes": {"type": "list", "elements": "dict", "default": []},
+            "labels": {"type": "list", "elements": "dict", "default": []},
             "pkgdb": {"type": "path"},
             "workdir": {"type": "path"},
             "build_results": {"type": "list", "elements": "dict", "default": []},

@@ -243,6 +243,27 @@ def test_the_run_rebuilds_bit_identically_from_its_manifest(pipeline, workdir):
     assert "all bit-identical" in proc.stdout
 
 
+def test_the_run_voted_and_promoted_its_hash(pipeline):
+    manifest, summary = pipeline.manifest, " ".join(pipeline.proc.stdout.split())
+    votes = [vote for vote in manifest["votes"] if vote["job_id"] == "distroforge-pipeline-scenario001"]
+    assert len(votes) == 1 and votes[0]["success"] is True, manifest["votes"]
+    assert votes[0]["url"].endswith(f"/runs/{manifest['run_id']}/")
+    (label,) = [label for label in manifest["labels"] if label["label"] == "puppet-passed-ci"]
+    assert label["moved"] is True and label["repo_hash"] == manifest["repo_hash"], label
+    assert f"promoted: puppet-passed-ci -> {manifest['repo_hash']}" in summary
+    link = Path(manifest["repos_dir"]) / "puppet-passed-ci"
+    assert link.is_symlink() and link.resolve().name == manifest["repo_hash"]
+
+
+def test_a_second_run_with_nothing_new_does_not_test_again(pipeline, workdir):
+    proc = run_playbook(TOP / "playbooks" / "pipeline.yml", pipeline.extra, timeout=600)
+    summary = " ".join(proc.stdout.split())
+    assert f"{pipeline.manifest['repo_hash']} was tested by distroforge-pipeline-scenario001 at" in summary
+    assert "PASSED" in summary and "-e distroforge_retest=true tests it again" in summary
+    assert len(list(workdir.glob("runs/*/manifest.json"))) == 1, "a run that tested nothing wrote a manifest"
+    assert "Deploy the scenario with Puppet" not in proc.stdout
+
+
 def test_a_second_build_with_no_new_commit_builds_and_changes_nothing(pipeline):
     proc = run_playbook(TOP / "playbooks" / "build.yml", pipeline.extra, timeout=600)
     recap = proc.stdout.rsplit("PLAY RECAP", 1)[1]

@@ -291,6 +291,20 @@ def ci_vote_state(folder: Path) -> dict[str, Any]:
     return ci_vote(folder)
 
 
+def vote_info(folder: Path) -> dict[str, Any]:
+    return {
+        "db": str(folder / "state.db"),
+        "repo_hash": f"{hexhash('alpha', 0)}_{hexhash('distgit', 'alpha', 0)[:8]}",
+        "job_id": "tempest-full",
+    }
+
+
+def vote_info_state(folder: Path) -> dict[str, Any]:
+    with StateDB(folder / "state.db") as db:
+        add_build(db, "alpha")
+    return vote_info(folder)
+
+
 def repo_promote(folder: Path) -> dict[str, Any]:
     return {
         "db": str(folder / "state.db"),
@@ -462,6 +476,8 @@ CASES = [
     Case("source_poll-fresh", "source_poll", source_poll),
     Case("source_poll-state", "source_poll", source_poll, seed_self("source_poll"), source_poll_then),
     Case("tempest_progress-state", "tempest_progress", tempest_progress),
+    Case("vote_info-fresh", "vote_info", vote_info),
+    Case("vote_info-state", "vote_info", vote_info_state, lambda folder, args: [("ci_vote", ci_vote(folder))]),
     Case("tempest_results-fresh", "tempest_results", tempest_results),
     Case(
         "tempest_results-state", "tempest_results", tempest_results, seed_self("tempest_results"), tempest_results_then

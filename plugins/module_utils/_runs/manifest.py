@@ -123,6 +123,18 @@ class Vote:
 
 
 @dataclasses.dataclass(frozen=True)
+class Label:
+    """A label after the run's promotion step: where it points, and whether this run moved it there."""
+
+    label: str = dataclasses.field(default="", metadata=NON_EMPTY)
+    repo_hash: Optional[str] = None
+    moved: bool = False
+    previous_hash: Optional[str] = None
+    reason: Optional[str] = None
+    extra: Dict[str, Any] = dataclasses.field(default_factory=dict, metadata=KEEP)
+
+
+@dataclasses.dataclass(frozen=True)
 class Manifest:
     """A run manifest (format 2); fields in the order they are written."""
 
@@ -149,6 +161,7 @@ class Manifest:
     verdict: Literal["passed", "failed"] = dataclasses.field(default="failed", metadata=REQUIRED)
     reasons: List[str] = dataclasses.field(default_factory=list)
     votes: List[Vote] = dataclasses.field(default_factory=list)
+    labels: List[Label] = dataclasses.field(default_factory=list)
     steps_not_built: List[str] = dataclasses.field(default_factory=list)
     reproduce: Dict[str, str] = dataclasses.field(default_factory=dict)
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict, metadata=KEEP)
@@ -188,6 +201,8 @@ def build(
     tempest_selection: Optional[Mapping[str, Any]] = None,
     steps_not_built: Sequence[str] = (),
     key_fingerprints: Sequence[str] = (),
+    votes: Sequence[Mapping[str, Any]] = (),
+    labels: Sequence[Mapping[str, Any]] = (),
     source: str = "run_manifest",
 ) -> Manifest:
     """The manifest of a run at ``path``, from what the pipeline's steps left, with the verdict.
@@ -224,11 +239,17 @@ def build(
         verdict=outcome.verdict,  # type: ignore[arg-type]
         reasons=list(outcome.reasons),
         steps_not_built=list(steps_not_built),
+        votes=[_decode(Vote, dict(vote), f"votes[{i}]", source, VOTE_FIX) for i, vote in enumerate(votes)],
+        labels=[_decode(Label, dict(label), f"labels[{i}]", source, LABEL_FIX) for i, label in enumerate(labels)],
         reproduce={
             "rebuild": f"{reproduce} -e distroforge_reproduce=build",
             "retest": f"{reproduce} -e distroforge_reproduce=test",
         },
     )
+
+
+VOTE_FIX = "give the votes vote_info returns for the tested hash"
+LABEL_FIX = "give each label's name, repo_hash and whether this run moved it (repo_promote's result)"
 
 
 def deploy_from_fact(deploy: Optional[Mapping[str, Any]], source: str = "run_manifest") -> Deploy:
@@ -422,6 +443,12 @@ def summary_lines(manifest: Manifest, path: Union[str, "os.PathLike[str]"]) -> L
                 for vote in manifest.votes
             )
         )
+    for label in manifest.labels:
+        if label.moved:
+            lines.append(f"promoted: {label.label} -> {label.repo_hash} (was {label.previous_hash or 'unset'})")
+        else:
+            where = label.repo_hash or "unset"
+            lines.append(f"label {label.label}: stays at {where}" + (f" ({label.reason})" if label.reason else ""))
     last = verdict_line(manifest)
     if manifest.steps_not_built:
         last += f"; not built yet: {', '.join(manifest.steps_not_built)}"
