@@ -60,7 +60,7 @@ options:
     default: []
   votes:
     description:
-      - The votes on the tested hash after the run voted (M(distroforge.openstack.vote_info)'s RV(votes) -
+      - The votes on the tested hash after the run voted (the C(votes) M(distroforge.openstack.vote_info) returns -
         C(job_id), C(success), C(timestamp), C(in_progress), C(url), C(notes), C(user)).
     type: list
     elements: dict
