@@ -19,7 +19,9 @@ python-subunit's own writer), and records every damaged region with its
 offset instead of raising: after a bad byte it resynchronises on the next
 signature byte whose packet has a valid CRC, so every intact packet is read.
 Like python-subunit, it does not check the version nibble (the CRC guards
-the frame).
+the frame).  Resynchronising costs O(1) per signature byte whatever the
+packet claims (see :class:`_Resync`), so time and memory stay linear in the
+stream size however it is damaged.
 
 The module reads streams through :func:`fold`, which parses and folds in
 one pass (no event per packet); :func:`iter_events` with :func:`fold_events`
@@ -33,8 +35,11 @@ file name + content, route code), then a CRC32 of everything before it.
 
 from __future__ import annotations
 
+import functools
+import re
 import struct
 import zlib
+from codecs import utf_8_decode
 from collections import namedtuple
 from collections.abc import Iterable, Iterator
 
@@ -56,6 +61,7 @@ _MIN_PACKET = 8
 _U32 = struct.Struct(">I")
 _U32_U32 = struct.Struct(">II")
 _FLAGS_LENGTH = struct.Struct(">HB")
+_FLAGS_WORD = struct.Struct(">HI")
 # Flag sets (bits 0x0FE0) of the packets that make up nearly all of a stream.
 _SHAPE_ID = FLAG_TEST_ID | FLAG_RUNNABLE
 _SHAPE_TIMED_ID = FLAG_TEST_ID | FLAG_TIMESTAMP | FLAG_RUNNABLE
@@ -165,6 +171,310 @@ def _packet_fields(data: bytes, flags: int, pos: int, end: int) -> tuple:
     return timestamp, test_id, tags, mime_type, file_name, file_bytes, route_code
 
 
+# --- resynchronisation in linear time --------------------------------------------------------------
+#
+# After a bad packet the parser looks for the next signature byte whose packet is valid.  Checked
+# naively, each candidate costs a CRC over its claimed length (up to 4 MiB), so a stream whose every
+# packet claims megabytes costs megabytes per 0xB3 byte: quadratic.  Here a candidate costs O(1):
+# the CRC of a long window comes from running CRCs stored every _GRID bytes (computed once, in order)
+# and the polynomial algebra zlib's crc32_combine uses (python's zlib does not expose it), with tables
+# for shifting a CRC by multiples of _GRID bytes.  Cheap checks of the layout run first.
+
+_GRID_BITS = 10
+_GRID = 1 << _GRID_BITS
+# Windows at least this long take the O(1) path; shorter ones are hashed directly (cheaper below it).
+_LONG_WINDOW = 4 * _GRID
+# The first bytes of each string whose text is checked before the CRC of a long packet.
+_CHECKED_TEXT = 128
+# The fields after the test id, in flag order.
+_LATER_FIELDS = FLAG_TAGS | FLAG_MIME_TYPE | FLAG_FILE_CONTENT | FLAG_ROUTE_CODE
+_ASCII = bytes(range(128))
+# A run of this many signature bytes starts no valid packet (flags 0xB3B3 ask for tags whose first
+# one claims 3.4 MB, more than the packet): such runs are skipped in one step.
+_B3_RUN = re.compile(b"\xb3{19,}")
+
+
+def _shift_table(columns: list[int]) -> list[int]:
+    """Byte tables (4 x 256) of the GF(2)-linear map whose images of the 32 bits are ``columns``."""
+    table: list[int] = []
+    for byte in range(0, 32, 8):
+        part = [0]
+        for column in columns[byte : byte + 8]:
+            part += [value ^ column for value in part]
+        table += part
+    return table
+
+
+def _apply(table: list[int], value: int) -> int:
+    """Apply a map given as :func:`_shift_table` byte tables to a 32-bit value."""
+    return (
+        table[value & 255]
+        ^ table[256 + ((value >> 8) & 255)]
+        ^ table[512 + ((value >> 16) & 255)]
+        ^ table[768 + (value >> 24)]
+    )
+
+
+@functools.cache
+def _grid_shift(level: int, digit: int) -> list[int]:
+    """Tables of the map that runs a CRC over ``digit * 64**level * _GRID`` zero bytes (built on first use).
+
+    A window's shift, ``g * _GRID`` bytes with g < 4096, is at most two of these: ``g % 64`` at
+    level 0, ``g // 64`` at level 1.  Each takes ~0.2 ms and 1024 ints; level 1 needs level 0's.
+    """
+    if level == 0 and digit == 1:
+        zeros = bytes(_GRID)
+        empty = zlib.crc32(zeros)
+        columns = [zlib.crc32(zeros, 1 << bit) ^ empty for bit in range(32)]
+    elif digit == 1:  # 64 steps of the level below
+        columns = [_apply(_grid_shift(level - 1, 63), column) for column in _grid_columns(level - 1)]
+    else:
+        columns = [_apply(_grid_shift(level, digit - 1), column) for column in _grid_columns(level)]
+    return _shift_table(columns)
+
+
+@functools.cache
+def _grid_columns(level: int) -> tuple[int, ...]:
+    """The images of the 32 bits under ``_grid_shift(level, 1)``."""
+    table = _grid_shift(level, 1)
+    return tuple(table[256 * (bit // 8) + (1 << bit % 8)] for bit in range(32))
+
+
+def _number_end(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """A varint as :func:`_varint` reads it, or ``(0, end + 1)`` where that function raises."""
+    if pos >= end:
+        return 0, end + 1
+    first = data[pos]
+    if first < 0x40:
+        return first, pos + 1
+    stop = pos + (first >> 6) + 1
+    if stop > end:
+        return 0, end + 1
+    return int.from_bytes(data[pos:stop], "big") & (0x3FFFFFFF >> (8 * (4 + pos - stop))), stop
+
+
+def _text_end(data: bytes, pos: int, end: int) -> int:
+    """Where a length-prefixed string at ``pos`` ends, or ``end + 1`` where :func:`_utf8` surely raises.
+
+    Only the first _CHECKED_TEXT bytes of the text are checked (a NUL or bad UTF-8 there is one
+    in the string): the rest is left to :func:`_utf8`, after the CRC.
+    """
+    if pos < end and data[pos] < 0x40:
+        stop = pos + 1 + data[pos]
+        pos += 1
+    else:
+        length, pos = _number_end(data, pos, end)
+        stop = pos + length
+    if stop > end:
+        return end + 1
+    whole = stop - pos <= _CHECKED_TEXT
+    raw = data[pos:stop] if whole else data[pos : pos + _CHECKED_TEXT]
+    return stop if _text_may_be(raw, whole) else end + 1
+
+
+def _text_may_be(raw: bytes, whole: bool) -> bool:  # noqa: PLR0911 - one exit per check
+    """False when ``raw``, a string's text (its first bytes unless ``whole``), is surely refused by :func:`_utf8`.
+
+    Cheap on the random bytes of damaged data: a NUL, or a first non-ASCII byte that does not start
+    a UTF-8 character, settle most; the 32 bytes from there are decoded with replacement characters
+    rather than ``strict``, since an exception per candidate would cost more than all other checks.
+    """
+    if 0 in raw:
+        return False
+    if raw.isascii():
+        return True
+    high = raw.translate(None, _ASCII)
+    if not 0xC2 <= high[0] <= 0xF4:  # after ASCII only, a continuation byte or one never valid
+        return False
+    start = raw.find(high[:1])
+    if start + 1 == len(raw):
+        return not whole  # a character cut by the end of the text
+    if not 0x80 <= raw[start + 1] < 0xC0:  # a lead byte is followed by a continuation byte
+        return False
+    whole = whole and len(raw) - start <= 32
+    raw = raw[start : start + 32]
+    if "\ufffd" not in utf_8_decode(raw, "replace", whole)[0]:
+        return True
+    try:  # U+FFFD also stands for itself
+        utf_8_decode(raw, "strict", whole)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _fields_may_fit(data: bytes, flags: int, pos: int, end: int) -> bool:  # noqa: PLR0911, PLR0912 - one exit per field
+    """False when :func:`_packet_fields` surely raises on the body ``data[pos:end]``; bounded work.
+
+    Its checks, but the text past each string's first bytes and tags past the fourth: a necessary condition of
+    its success (never False where it succeeds), run before a costly CRC.
+    """
+    if flags & FLAG_TIMESTAMP:
+        if pos + 5 > end:
+            return False
+        pos += 5 + (data[pos + 4] >> 6)  # seconds, then nanoseconds in 1 to 4 bytes
+        if pos > end:
+            return False
+    if flags & FLAG_TEST_ID:
+        pos = _text_end(data, pos, end)
+        if pos > end:
+            return False
+    if flags & FLAG_TAGS:
+        count, pos = _number_end(data, pos, end)
+        if pos + count > end:  # each tag takes at least one byte
+            return False
+        if count > 4:
+            return True  # not worth walking: the CRC decides
+        for _tag in range(count):
+            pos = _text_end(data, pos, end)
+            if pos > end:
+                return False
+    if flags & FLAG_MIME_TYPE:
+        pos = _text_end(data, pos, end)
+        if pos > end:
+            return False
+    if flags & FLAG_FILE_CONTENT:
+        length, pos = _number_end(data, _text_end(data, pos, end), end)
+        pos += length
+        if pos > end:
+            return False
+    if flags & FLAG_ROUTE_CODE:
+        pos = _text_end(data, pos, end)
+    return pos <= end
+
+
+class _Resync:
+    """Finds the next valid packet after damage, in time linear in the bytes it passes over."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.view = memoryview(data)
+        self.marks = [0]  # marks[i] = zlib.crc32(data[: i * _GRID]), extended on demand
+        self.tables: list[list[int] | None] = [None] * 128  # _grid_shift(level, digit) at 64 * level + digit
+
+    def window_crc(self, start: int, stop: int) -> int:
+        """``zlib.crc32(data[start:stop])`` in time independent of the length (``stop - start >= 2 * _GRID``).
+
+        With c1, c2 the first and last grid points inside the window and P the running CRCs:
+        crc(start..stop) = crc32(data[c2:stop], shift(crc(start..c1) ^ P(c1), c2 - c1) ^ P(c2)).
+        """
+        view, marks, crc32 = self.view, self.marks, zlib.crc32
+        first = (start + _GRID - 1) >> _GRID_BITS
+        last = stop >> _GRID_BITS
+        if last >= len(marks):
+            self.extend_marks(last)
+        value = crc32(view[start : first << _GRID_BITS]) ^ marks[first]
+        steps = last - first  # < 4096 = 64 * 64: two digits, one table each
+        if steps & 63:
+            table = self.tables[steps & 63] or self.table(steps & 63)
+            value = (
+                table[value & 255]
+                ^ table[256 + ((value >> 8) & 255)]
+                ^ table[512 + ((value >> 16) & 255)]
+                ^ table[768 + (value >> 24)]
+            )
+        if steps >> 6:
+            table = self.tables[64 + (steps >> 6)] or self.table(64 + (steps >> 6))
+            value = (
+                table[value & 255]
+                ^ table[256 + ((value >> 8) & 255)]
+                ^ table[512 + ((value >> 16) & 255)]
+                ^ table[768 + (value >> 24)]
+            )
+        return crc32(view[last << _GRID_BITS : stop], value ^ marks[last])
+
+    def extend_marks(self, last: int) -> None:
+        """Running CRCs up to grid point ``last``: each byte of the stream is hashed once in all."""
+        view, marks, crc32 = self.view, self.marks, zlib.crc32
+        for done in range(len(marks) - 1, last):
+            marks.append(crc32(view[done << _GRID_BITS : (done + 1) << _GRID_BITS], marks[done]))
+
+    def table(self, digit: int) -> list[int]:
+        """Fetch the shift tables of ``digit`` (64 * level + digit) once."""
+        table = self.tables[digit] = _grid_shift(digit >> 6, digit & 63)
+        return table
+
+    def next_packet(self, pos: int) -> int:  # noqa: PLR0912, PLR0915 - one loop, inlined for speed
+        """The first offset at or after ``pos`` where :func:`iter_events` reads a valid packet, or the size.
+
+        Every signature byte is a candidate, as before, but each costs O(1): lengths (3 bytes at
+        most: under 4 MiB) are checked against what is left, the fields before the CRC, and long
+        packets' CRCs come from :meth:`window_crc`.
+        """
+        data, view = self.data, self.view
+        size = len(data)
+        find = data.find
+        crc32 = zlib.crc32
+        u32 = _U32.unpack_from
+        header = _FLAGS_WORD.unpack_from
+        run = _B3_RUN.match
+        while True:
+            pos = find(b"\xb3", pos)
+            if pos < 0 or pos + 8 > size:
+                return size  # no room left for a packet
+            flags, word = header(data, pos + 1)  # the flags, then the length's first byte and three more
+            candidate = pos
+            pos += 1
+            if word < 0x40000000:
+                end, body = candidate + (word >> 24), candidate + 4
+            elif word < 0x80000000:
+                end, body = candidate + ((word >> 16) & 0x3FFF), candidate + 5
+            elif word < 0xC0000000:
+                if flags == 0xB3B3 and word >> 24 == 0xB3:
+                    found = run(data, candidate)
+                    if found:
+                        pos = found.end() - 18
+                        continue
+                end, body = candidate + ((word >> 8) & 0x3FFFFF), candidate + 6
+            else:
+                continue  # a 4-byte length
+            if end > size or end - 4 < body:
+                continue
+            stop = end - 4
+            if end - candidate > 256:
+                # Before the costly CRC, what _fields_may_fit checks; its first two fields (nearly
+                # every packet's) inlined: the timestamp, then the test id and its first bytes of text.
+                cur = body
+                if flags & FLAG_TIMESTAMP:
+                    if cur + 5 > stop:
+                        continue
+                    cur += 5 + (data[cur + 4] >> 6)
+                if flags & FLAG_TEST_ID:
+                    if cur >= stop:
+                        continue
+                    length = data[cur]
+                    if length < 0x40:
+                        cur += 1
+                    elif length < 0x80 and cur + 2 <= stop:
+                        length = ((length & 0x3F) << 8) | data[cur + 1]
+                        cur += 2
+                    else:
+                        length, cur = _number_end(data, cur, stop)
+                    text_end = cur + length
+                    if text_end > stop:
+                        continue
+                    raw = data[cur:text_end] if length <= _CHECKED_TEXT else data[cur : cur + _CHECKED_TEXT]
+                    if not _text_may_be(raw, length <= _CHECKED_TEXT):
+                        continue
+                    cur = text_end
+                if flags & _LATER_FIELDS:
+                    if not _fields_may_fit(data, flags & _LATER_FIELDS, cur, stop):
+                        continue
+                elif cur > stop:
+                    continue
+                if end - candidate >= _LONG_WINDOW:
+                    if self.window_crc(candidate, stop) != u32(data, stop)[0]:
+                        continue
+                elif crc32(view[candidate:stop]) != u32(data, stop)[0]:
+                    continue
+            elif crc32(view[candidate:stop]) != u32(data, stop)[0]:
+                continue
+            try:
+                _packet_fields(data, flags, body, stop)
+            except _BadPacket:
+                continue
+            return candidate
+
+
 def iter_events(data: bytes, corruptions: list[Corruption]) -> Iterator[tuple]:  # noqa: PLR0912, PLR0915 - inlined for speed
     """Yield one :class:`Event`-shaped tuple per valid packet of ``data``.
 
@@ -177,7 +487,7 @@ def iter_events(data: bytes, corruptions: list[Corruption]) -> Iterator[tuple]: 
     from_bytes = int.from_bytes
     u32 = _U32.unpack_from
     u32_u32 = _U32_U32.unpack_from
-    find = data.find
+    resync = _Resync(data).next_packet
     statuses = STATUSES
     shape_id, shape_timed_id = _SHAPE_ID, _SHAPE_TIMED_ID
     pos = 0
@@ -187,8 +497,7 @@ def iter_events(data: bytes, corruptions: list[Corruption]) -> Iterator[tuple]: 
         if data[pos] != 0xB3:
             if bad_start < 0:
                 bad_start, bad_reason = pos, "bytes that are not subunit v2"
-            nxt = find(b"\xb3", pos + 1)
-            pos = size if nxt < 0 else nxt
+            pos = resync(pos + 1)
             continue
         # The frame check and the two packet shapes that make up nearly all
         # of a stream (test id, with or without a timestamp) are inlined and
@@ -282,10 +591,9 @@ def iter_events(data: bytes, corruptions: list[Corruption]) -> Iterator[tuple]: 
         except _BadPacket as exc:
             if bad_start < 0:
                 bad_start, bad_reason = pos, str(exc)
-            # Resynchronise on the next signature rather than skipping the
+            # Resynchronise on the next valid packet rather than skipping the
             # claimed length: that length may be the damaged byte.
-            nxt = find(b"\xb3", pos + 1)
-            pos = size if nxt < 0 else nxt
+            pos = resync(pos + 1)
             continue
         if bad_start >= 0:
             corruptions.append(Corruption(bad_start, pos - bad_start, bad_reason))
@@ -386,7 +694,7 @@ def fold(data: bytes, corruptions: list[Corruption]) -> tuple[int, float | None,
     u32 = _U32.unpack_from
     u32_u32 = _U32_U32.unpack_from
     header = _FLAGS_LENGTH.unpack_from
-    find = data.find
+    resync = _Resync(data).next_packet
     statuses = STATUSES
     inprogress: dict[object, list] = {}
     get = inprogress.get
@@ -487,8 +795,7 @@ def fold(data: bytes, corruptions: list[Corruption]) -> tuple[int, float | None,
         if data[pos] != 0xB3:
             if bad_start < 0:
                 bad_start, bad_reason = pos, "bytes that are not subunit v2"
-            nxt = find(b"\xb3", pos + 1)
-            pos = size if nxt < 0 else nxt
+            pos = resync(pos + 1)
             continue
         try:
             if pos + 8 > size:
@@ -559,10 +866,9 @@ def fold(data: bytes, corruptions: list[Corruption]) -> tuple[int, float | None,
         except _BadPacket as exc:
             if bad_start < 0:
                 bad_start, bad_reason = pos, str(exc)
-            # Resynchronise on the next signature rather than skipping the
+            # Resynchronise on the next valid packet rather than skipping the
             # claimed length: that length may be the damaged byte.
-            nxt = find(b"\xb3", pos + 1)
-            pos = size if nxt < 0 else nxt
+            pos = resync(pos + 1)
             continue
         # A test id, no route code, tags or file: _fold_one, inlined.
         if bad_start >= 0:
