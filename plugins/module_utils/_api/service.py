@@ -381,7 +381,8 @@ def promotions(call: Call) -> Reply:
         raise p.bad("Both commit_hash and distro_hash must be specified if any of them is.")
     commit_id = None
     if commit_hash and distro_hash:
-        commit = queries.find_commit(call.db, commit_hash, distro_hash, p.text(params.get("extended_hash"), "x"))
+        extended_hash = p.text(params.get("extended_hash"), "extended_hash")
+        commit = queries.find_commit(call.db, commit_hash, distro_hash, extended_hash)
         if commit is None:
             raise p.bad(NOT_FOUND)
         commit_id = commit.id
