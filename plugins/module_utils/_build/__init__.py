@@ -2,7 +2,9 @@
 
 Owns the build queue and its dependency waves (:mod:`.queue`, :mod:`.deps`),
 one build attempt from source to outputs and buildinfo (:mod:`.runner`,
-:mod:`.source`, :mod:`.sandbox`, :mod:`.privs`), build logs and failure
+:mod:`.source`, :mod:`.sandbox`, :mod:`.privs`), what keeps a hostile build in
+its box (:mod:`.archive`: archives checked before unpacking; :mod:`.contain`:
+the engine's own paths, disk and processes), build logs and failure
 classes (:mod:`.buildlog`, :mod:`.classify`), and the build backends, one
 file each behind one registry (:mod:`.backends`).
 

@@ -39,9 +39,17 @@ def compile_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
     return compiled
 
 
-def classify(log_text: str, patterns: Sequence[re.Pattern[str]], step_error: str = "") -> Verdict:
-    """Classify a failed build from its log."""
+def classify(
+    log_text: str, patterns: Sequence[re.Pattern[str]], step_error: str = "", *, decisive: bool = False
+) -> Verdict:
+    """Classify a failed build from its log.
+
+    ``decisive``: the engine refused what the build did (contain.Refused):
+    ``step_error`` is the error, whatever the log says, and never retried.
+    """
     tail = "\n".join(log_text.splitlines()[-TAIL_LINES:])
+    if decisive:
+        return Verdict("FAILED", step_error, None, tail)
     for pattern in patterns:
         match = pattern.search(log_text)
         if match:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import tarfile
 from dataclasses import dataclass
 from email.utils import formatdate
 
 from .._common.errors import InputError
 from .._versions import pbr
+from . import archive
+from .contain import fresh_dir, regular_file
 from .sandbox import base_env
-from .source import BuildInputs
+from .source import BuildInputs, sdist_scope
 
 try:
     from debian.changelog import Changelog
@@ -90,12 +91,12 @@ def prepare_tree(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[
     """Unpack the source, add debian/ and our changelog entry; return (deb_root, package_dir, env)."""
     tarball, top_dir, version = inputs.source.tarball, inputs.source.top_dir, inputs.source.version
     upstream = _upstream_part(version.deb_version)
-    deb_root = os.path.join(inputs.build_dir, "deb")
-    os.makedirs(deb_root, exist_ok=True)
+    deb_root = fresh_dir(inputs.build_dir, "deb", inputs.project)
     package_dir = f"{info.source}-{upstream}"
-    with tarfile.open(tarball) as tar:
-        # our own normalised tarball (source.py): regular files, dirs and symlinks under one top dir
-        tar.extractall(deb_root)
+    # our own normalised tarball (source.py), checked again: the engine unpacks it with the builder's rights
+    scope = sdist_scope(inputs.project, os.path.basename(tarball), top=top_dir)
+    with archive.open_tar(tarball, scope) as tar:
+        archive.extract(tar, deb_root, scope)
     os.rename(os.path.join(deb_root, top_dir), os.path.join(deb_root, package_dir))
     if info.source_format.startswith("3.0 (quilt)"):
         shutil.copy2(tarball, os.path.join(deb_root, f"{info.source}_{upstream}.orig.tar.gz"))
@@ -110,6 +111,21 @@ def prepare_tree(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[
         handle.write(changelog_entry(info, version, inputs.project, inputs.distgit_hash) + old)
     env = base_env(version.commit_time, {"DEBEMAIL": MAINTAINER, "PBR_VERSION": version.upstream_version})
     return deb_root, package_dir, env
+
+
+def source_package(deb_root: str, project: str) -> str:
+    """The one .dsc dpkg-source made in ``deb_root``, once every file beside it is a regular file.
+
+    A tool outside our sandbox (sbuild) reads the .dsc and the files it
+    names with the builder's rights: none may be a symlink to one of its files.
+    """
+    for entry in sorted(os.scandir(deb_root), key=lambda e: e.name):
+        if not entry.is_dir(follow_symlinks=False):
+            regular_file(os.path.dirname(deb_root), entry.path, project, "source package file")
+    dscs = sorted(glob.glob(os.path.join(deb_root, "*.dsc")))
+    if len(dscs) != 1:
+        raise InputError(f"{project}: dpkg-source made {len(dscs)} .dsc files, expected one")
+    return dscs[0]
 
 
 def collect_debs(directory: str, project: str, tool: str) -> list[str]:

@@ -10,12 +10,17 @@ what RDO specs use in package names.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._common.errors import InputError
+from .sandbox import BUILD_ROOT, base_env, bwrap_argv
 
 try:
     import rpm as rpm_lib
@@ -31,6 +36,24 @@ else:
 
 _MACRO = re.compile(r"%\{?\??(\w+)\}?")
 _DEF = re.compile(r"^%(?:global|define)\s+(\w+)\s+(\S+)")
+# Parsing a spec runs its %(shell) and %{lua:...} macros: code from the
+# distgit.  rpm's parser therefore runs in the sandbox (no network, the spec
+# read-only, nothing of the builder writable), never in this process.
+PARSE_TIMEOUT = 60
+_PARSE_SPEC = """
+import json, sys, rpm
+try:
+    spec = rpm.spec(sys.argv[1])
+except ValueError:
+    print(json.dumps(None))
+    raise SystemExit(0)
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+print(json.dumps({
+    "provides": sorted({text(pkg.header[rpm.RPMTAG_NAME]) for pkg in spec.packages}),
+    "build_requires": sorted({text(name) for name in spec.sourceHeader[rpm.RPMTAG_REQUIRENAME]}),
+}))
+"""
 
 
 @dataclass
@@ -48,19 +71,40 @@ def spec_relations(text: str) -> Relations:
     fallback below reads the few lines that name packages, for controllers
     without rpm (tests compare the two on the example distro's specs).
     """
-    if rpm_lib is not None:
-        with tempfile.NamedTemporaryFile("w", suffix=".spec", encoding="utf-8") as handle:
+    parsed = _parse_sandboxed(text) if rpm_lib is not None and shutil.which("bwrap") else None
+    return parsed if parsed is not None else spec_relations_fallback(text)
+
+
+def _parse_sandboxed(text: str) -> Relations | None:
+    """rpm's reading of the spec ``text``, parsed in the sandbox; None when rpm cannot parse it (or hangs)."""
+    site = os.path.dirname(os.path.dirname(rpm_lib.__file__))  # where this Python finds rpm's bindings
+    with tempfile.TemporaryDirectory(prefix="distroforge-spec-") as scratch:
+        with open(os.path.join(scratch, "parse.spec"), "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            try:
-                parsed = rpm_lib.spec(handle.name)
-            except ValueError:  # rpm could not parse it: the build will say why
-                return spec_relations_fallback(text)
-        return Relations(
-            provides={pkg.header[rpm_lib.RPMTAG_NAME] for pkg in parsed.packages},
-            build_requires=set(parsed.sourceHeader[rpm_lib.RPMTAG_REQUIRENAME]),
-        )
-    return spec_relations_fallback(text)
+        argv = ["/usr/bin/python3", "-c", _PARSE_SPEC, f"{BUILD_ROOT}/parse.spec"]
+        env = base_env(0, {"PYTHONPATH": site} if site.startswith("/usr/") else {})
+        try:
+            proc = subprocess.run(
+                bwrap_argv(scratch, argv, env=env, writable=False),
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=PARSE_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:  # the build, in the sandbox too, will say why
+            return None
+    lines = proc.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        return None
+    return Relations(
+        provides={str(name) for name in found.get("provides") or ()},
+        build_requires={str(name) for name in found.get("build_requires") or ()},
+    )
 
 
 def spec_relations_fallback(text: str) -> Relations:

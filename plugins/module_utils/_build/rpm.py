@@ -15,6 +15,7 @@ import shutil
 
 from .._common.errors import InputError
 from .._versions import pbr
+from .contain import fresh_dir, regular_file
 from .sandbox import BUILD_ROOT, base_env, bwrap_argv
 from .source import BuildInputs
 
@@ -105,9 +106,9 @@ def build_srpm(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = N
     build_dir, distgit_dir, log, where = inputs.build_dir, inputs.distgit_dir, inputs.log, inputs.project
     tarball, version = inputs.source.tarball, inputs.source.version
     spec = find_spec(distgit_dir, where)
-    top = os.path.join(build_dir, "rpmbuild")
+    top = fresh_dir(build_dir, "rpmbuild", where)
     for sub in ("SOURCES", "SPECS", "SRPMS", "RPMS", "BUILD"):
-        os.makedirs(os.path.join(top, sub), exist_ok=True)
+        os.makedirs(os.path.join(top, sub))
     for entry in sorted(os.listdir(distgit_dir)):
         path = os.path.join(distgit_dir, entry)
         if os.path.isfile(path) and not entry.startswith(".") and not entry.endswith(".spec"):
@@ -130,7 +131,7 @@ def build_srpm(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = N
     srpms = sorted(glob.glob(os.path.join(top, "SRPMS", "*.src.rpm")))
     if len(srpms) != 1:
         raise InputError(f"{where}: rpmbuild -bs made {len(srpms)} SRPMs, expected one")
-    return srpms[0]
+    return regular_file(build_dir, srpms[0], where, "the SRPM")
 
 
 def build_env(inputs: BuildInputs) -> dict[str, str]:

@@ -24,15 +24,20 @@ from typing import Any
 
 from .._common.errors import DistroforgeError, InputError
 from .._sources import git as srcgit
-from . import backends, privs
+from . import archive, backends, privs
 from .backends.base import Backend, PackageKind
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
+from .contain import MIB, Refused, regular_file
 from .sandbox import base_env
 from .source import BuildInputs, make_source, sha256_file
 
 SUCCESS, FAILED, RETRY = "SUCCESS", "FAILED", "RETRY"
 BUILDINFO_FORMAT = 1
+# What a build may write (build directory and log), in MiB: generous for any
+# OpenStack package (a build takes tens to hundreds of MiB), small enough
+# that a runaway build cannot fill a builder.
+DEFAULT_DISK_LIMIT = 8192
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class BuildSettings:
     workdir: str
     mirror_dir: str
     timeout: float = 3600
+    disk_limit: int = DEFAULT_DISK_LIMIT  # MiB the build directory and log may take, per build
     retry_patterns: Sequence[str] = ()
     max_retries: int = 3
     keep_build_dir: bool = False
@@ -92,6 +98,8 @@ class BuildSettings:
         cls.parse_options(self.options)
         if self.timeout <= 0:
             raise InputError("timeout: must be a positive number of seconds")
+        if self.disk_limit <= 0:
+            raise InputError("disk_limit: must be a positive number of MiB")
         if self.max_retries < 0:
             raise InputError("max_retries: must be 0 or more")
         for index, path in enumerate(self.extra_packages):
@@ -171,31 +179,34 @@ def toolchain(probes: Mapping[str, Sequence[str]] | None = None) -> dict[str, st
 def _export(mirror: str, commit: str, dest: str, where: str = "") -> None:
     """The files of ``commit`` (no history), as a plain directory.
 
-    A symlink out of the tree is refused: the engine reads and edits
-    packaging files (debian/changelog), and must not follow one to a file
-    of the builder.
+    A member that would land outside ``dest`` is refused before anything is
+    written (archive.py): a symlink out of the tree, ``..`` — the engine reads
+    and edits packaging files (debian/changelog) and must not follow one to a
+    file of the builder.
     """
     os.makedirs(dest, exist_ok=True)
-    with subprocess.Popen(
-        ["git", "--git-dir", mirror, "archive", "--format=tar", commit],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as archive:
-        untar = subprocess.run(["tar", "-x", "-C", dest], stdin=archive.stdout, capture_output=True, check=False)
-        archive_err = archive.stderr.read().decode(errors="replace") if archive.stderr else ""
-    if archive.returncode != 0 or untar.returncode != 0:
-        detail = (archive_err or untar.stderr.decode(errors="replace")).strip().splitlines()[-1:] or ["?"]
+    tar_path = f"{dest}.tar"
+    with open(tar_path, "wb") as out:
+        archive_run = subprocess.run(
+            ["git", "--git-dir", mirror, "archive", "--format=tar", commit],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    if archive_run.returncode != 0:
+        detail = archive_run.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         raise InputError(f"git archive {commit} of {mirror} failed: {detail[0]}")
-    top = os.path.realpath(dest)
-    for root, dirs, files in os.walk(dest):
-        for name in [*dirs, *files]:
-            path = os.path.join(root, name)
-            if os.path.islink(path) and os.path.commonpath([top, os.path.realpath(path)]) != top:
-                rel = os.path.relpath(path, dest)
-                raise InputError(
-                    f"{where or mirror}: distgit file '{rel}' is a symlink to '{os.readlink(path)}', outside "
-                    "the distgit; packaging must be self-contained (commit the file instead)"
-                )
+    scope = archive.Scope(
+        where=where or mirror,
+        what="distgit file",
+        inside="the distgit",
+        advice="packaging must be self-contained (commit the file instead)",
+    )
+    try:
+        with archive.open_tar(tar_path, scope) as tar:
+            archive.extract(tar, dest, scope)
+    finally:
+        os.unlink(tar_path)
 
 
 def _distgit_files(distgit_dir: str) -> dict[str, str]:
@@ -209,8 +220,14 @@ def _distgit_files(distgit_dir: str) -> dict[str, str]:
 
 
 def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog) -> tuple[list[str], Any, dict]:
-    """One build attempt; returns (artifacts, version, extra buildinfo)."""
+    """One build attempt; returns (artifacts, version, extra buildinfo).
+
+    ``scratch`` holds the log, the distgit's files and ``build``, the build
+    directory (``/build`` in the sandbox): what the build's code can change
+    is only the latter.
+    """
     backend = settings.make_backend()
+    build_dir = os.path.join(scratch, "build")
     upstream_mirror = srcgit.ensure_commit(settings.mirror_dir, job.upstream, job.commit_hash)
     distgit_mirror = srcgit.ensure_commit(settings.mirror_dir, job.distgit, job.distgit_hash)
     distgit_dir = os.path.join(scratch, "distgit")
@@ -218,15 +235,16 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     extra: dict[str, Any] = {"distgit_files": _distgit_files(distgit_dir)}
     packaging = backend.kind.read_packaging(distgit_dir, job.project)  # fail early, before the sdist
     backend.prepare(log)
-    source = make_source(upstream_mirror, job.commit_hash, scratch, log, epoch=packaging.epoch, project=job.project)
+    source = make_source(upstream_mirror, job.commit_hash, build_dir, log, epoch=packaging.epoch, project=job.project)
     extra["source_tarball"] = {"name": os.path.basename(source.tarball), "sha256": source.sha256}
-    inputs = BuildInputs(scratch, distgit_dir, source, log, job.project, job.distgit_hash)
+    inputs = BuildInputs(build_dir, distgit_dir, source, log, job.project, job.distgit_hash)
     against = settings.packages_for(backend.kind)
     extra["build_against"] = [{"name": os.path.basename(p), "sha256": sha256_file(p)} for p in against]
     if against:
         log.write("==> building against the distro's own packages: " + ", ".join(os.path.basename(p) for p in against))
     backend.build(inputs, packaging, against)
-    artifacts = backend.collect(inputs, packaging)
+    # the engine copies the outputs with the builder's rights: never a symlink to one of its files
+    artifacts = [regular_file(build_dir, path, job.project, "output") for path in backend.collect(inputs, packaging)]
     extra["nvr"] = backend.kind.nvr(packaging, source.version, artifacts)
     extra["settings"] = backend.describe()
     return artifacts, source.version, extra
@@ -271,8 +289,13 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
         scratch = os.path.join(settings.workdir, "scratch", f"{job.project}-{job.key}-{os.getpid()}")
         if os.path.exists(scratch):
             shutil.rmtree(scratch)
-        os.makedirs(scratch)
-        log = BuildLog(os.path.join(scratch, "build.log"), settings.timeout)
+        os.makedirs(os.path.join(scratch, "build"))
+        log = BuildLog(
+            os.path.join(scratch, "build.log"),
+            settings.timeout,
+            build_dir=os.path.join(scratch, "build"),
+            disk_limit=settings.disk_limit * MIB,
+        )
         log.write(
             f"distroforge build of {job.project} {job.commit_hash} (distgit {job.distgit_hash}) "
             f"with {settings.backend}, attempt {attempts}"
@@ -286,7 +309,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
                 exc = DistroforgeError(f"internal error in the build engine: {type(exc).__name__}: {exc}")
             log.write(f"\nBUILD FAILED: {exc}")
             log.close()
-            verdict = classify(log.text(), patterns, str(exc))
+            verdict = classify(log.text(), patterns, str(exc), decisive=isinstance(exc, Refused))
             if verdict.status == RETRY and attempts <= settings.max_retries:
                 shutil.rmtree(scratch, ignore_errors=True)
                 continue

@@ -6,6 +6,16 @@ other files.  Each build directory is bind-mounted at ``/build`` in a root
 made of the host's read-only ``/usr``, ``/etc`` and ``/var``, with private
 ``/tmp``, ``/var/tmp``, ``/proc`` and ``/dev``, and an environment that
 holds only what the build is given.
+
+A step is pid 2 of its own PID namespace (bubblewrap's reaper is pid 1):
+when it ends, the namespace ends and the kernel kills whatever it left
+running, and ``--die-with-parent`` does the same when the engine kills
+bubblewrap (a timeout).  So that a build that starts daemons is reported,
+not only contained, the step runs under a few lines of shell
+(:data:`LEFTOVER_CHECK`) that list what is still alive after it, kill it
+and say so.  The only writable places are ``/build`` (its size is watched
+by the step runner, buildlog.py) and size-limited tmpfs at ``/tmp``,
+``/var/tmp`` and ``/dev/shm``; the rest of ``/dev`` is read-only.
 """
 
 from __future__ import annotations
@@ -18,6 +28,22 @@ from collections.abc import Mapping, Sequence
 from .._common.errors import CommandError
 
 BUILD_ROOT = "/build"
+# The private tmpfs of a step live in memory: each is bounded (the build
+# directory, on disk, has its own limit: BuildSettings.disk_limit).
+TMPFS_SIZE = 1024 * 1024 * 1024  # /tmp and /var/tmp, each
+SHM_SIZE = 256 * 1024 * 1024  # /dev/shm
+# After the step (the arguments): anything alive in the PID namespace but
+# bubblewrap's pid 1 and this shell is left behind; kill it, say what it was.
+LEFTOVER_RC = 125
+LEFTOVER_MARKER = "distroforge sandbox: left running after the step ended:"
+LEFTOVER_CHECK = (
+    '"$@"; rc=$?; left=; '
+    'for stat in /proc/[0-9]*/stat; do read -r line < "$stat" || continue; pid=${line%% *}; '
+    '{ [ "$pid" = 1 ] || [ "$pid" = $$ ]; } && continue; rest=${line##*) }; [ "${rest%% *}" = Z ] && continue; '
+    'name=${line#*(}; left="$left ${name%)*}"; done 2>/dev/null; '
+    '[ -z "$left" ] && exit $rc; kill -KILL -1 2>/dev/null; '
+    f'echo "{LEFTOVER_MARKER}$left" >&2; exit {LEFTOVER_RC}'
+)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Directories of a merged-/usr system that are symlinks into /usr.
 _USR_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -48,12 +74,14 @@ def bwrap_argv(
     cwd: str = BUILD_ROOT,
     network: bool = False,
     extra_ro_binds: Sequence[tuple[str, str]] = (),
+    writable: bool = True,
 ) -> list[str]:
-    """The bwrap command line running ``argv`` with ``build_dir`` at ``/build``."""
+    """The bwrap command line running ``argv`` with ``build_dir`` at ``/build`` (read-only unless ``writable``)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise CommandError("bubblewrap (bwrap) is not installed on this builder; run the builder_setup role or `make`")
     cmd = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "builder"]
+    cmd.append("--new-session")  # no terminal to push input into (TIOCSTI)
     if not network:
         cmd.append("--unshare-net")
     cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc", "--ro-bind", "/var", "/var"]
@@ -63,13 +91,15 @@ def bwrap_argv(
             cmd += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             cmd += ["--ro-bind", path, path]
-    cmd += ["--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--dev", "/dev", "--proc", "/proc"]
+    for tmp in ("/tmp", "/var/tmp"):
+        cmd += ["--size", str(TMPFS_SIZE), "--tmpfs", tmp]
+    cmd += ["--dev", "/dev", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--proc", "/proc"]
     for host, inside in extra_ro_binds:
         cmd += ["--ro-bind", host, inside]
-    cmd += ["--bind", os.path.abspath(build_dir), BUILD_ROOT, "--chdir", cwd, "--clearenv"]
+    cmd += ["--bind" if writable else "--ro-bind", os.path.abspath(build_dir), BUILD_ROOT, "--chdir", cwd, "--clearenv"]
     for key, value in sorted(env.items()):
         cmd += ["--setenv", key, value]
-    return cmd + list(argv)
+    return [*cmd, "/bin/sh", "-c", LEFTOVER_CHECK, "distroforge-step", *argv]
 
 
 def unpacked_deps_env(root: str) -> dict[str, str]:

@@ -6,13 +6,18 @@ the sdist runs without network in the sandbox and is repacked with sorted
 entries, the commit time as every mtime and no owner names, so the same
 commit always gives the same bytes.  Projects without setup.py are packed
 from the tree (``git archive``), as DLRN does for them.
+
+The sdist is whatever the project's setup.py wrote: the engine reads it
+only when it is a regular file of the build directory, and repacks only
+members that stay inside its top directory (archive.py), within the
+build's disk limit; hard links become plain files (sorting the members
+could put a link before its target).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -23,7 +28,9 @@ from datetime import datetime, timezone
 from .._common.errors import InputError
 from .._common.proc import run
 from .._versions import pbr
+from . import archive
 from .buildlog import BuildLog
+from .contain import MIB, fresh_dir, regular_file
 from .sandbox import BUILD_ROOT, base_env, bwrap_argv
 
 _PBR_RE = re.compile(r"pbr\s*=\s*True|^\[pbr\]", re.MULTILINE)
@@ -108,18 +115,43 @@ def static_version(commit_hash: str, commit_time: int, version: str, epoch: int 
     )
 
 
-def _normalise_tarball(raw: str, dest: str, top_dir: str, mtime: int) -> None:
-    """Repack ``raw`` (any tar) into ``dest`` deterministically under ``top_dir``."""
-    with tarfile.open(raw) as src:
-        members = [m for m in src.getmembers() if m.isfile() or m.isdir() or m.issym()]
+def sdist_scope(where: str, name: str, top: str | None = None) -> archive.Scope:
+    """How the members of the sdist ``name`` are checked and refusals worded."""
+    return archive.Scope(
+        where=where,
+        what=f"sdist {name}: member",
+        inside="its top directory",
+        advice="refused (a source tarball must keep to its top directory: fix the project's sdist)",
+        top=top,
+    )
+
+
+def _normalise_tarball(
+    raw: str, dest: str, top_dir: str, mtime: int, *, where: str = "", size_limit: int | None = None
+) -> None:
+    """Repack ``raw`` (any tar) into ``dest`` deterministically under ``top_dir``.
+
+    Refused (one line) when ``raw`` is no tar, holds a member that would land
+    outside its one top directory, or unpacks to more than ``size_limit`` bytes.
+    """
+    scope = sdist_scope(where or raw, os.path.basename(raw))
+    with archive.open_tar(raw, scope) as src:
+        members = src.getmembers()
+        archive.check_members(members, scope, size_limit=size_limit)
         roots = {m.name.split("/", 1)[0] for m in members}
         if len(roots) != 1:
             raise InputError(f"{raw}: a source tarball must hold one top directory, found {sorted(roots)[:3]}")
         old_root = roots.pop()
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as out:
+        archive.check_members(members, sdist_scope(scope.where, os.path.basename(raw), top=old_root))
+        by_name = {m.name: m for m in members}
+        tmp = dest + ".tmp"
+        with open(tmp, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as gz:
+            out = tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - closed below
             for member in sorted(members, key=lambda m: m.name):
-                data = src.extractfile(member) if member.isfile() else None
+                data = src.extractfile(member) if member.isreg() or member.islnk() else None
+                if member.islnk():  # a plain copy of its target (checked: a file of the archive)
+                    member.type, member.size = tarfile.REGTYPE, by_name[member.linkname.rstrip("/")].size
+                    member.linkname = ""
                 member.name = top_dir + member.name[len(old_root) :]
                 member.mtime = mtime
                 member.uid = member.gid = 0
@@ -129,19 +161,17 @@ def _normalise_tarball(raw: str, dest: str, top_dir: str, mtime: int) -> None:
                 )
                 member.pax_headers = {}
                 out.addfile(member, data)
-    tmp = dest + ".tmp"
-    with open(tmp, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as gz:
-        gz.write(buffer.getvalue())
+            out.close()  # the end-of-archive blocks, before the gzip trailer
     os.replace(tmp, dest)
 
 
 def sdist_version(path: str) -> str:
     """The ``Version:`` of the sdist's top-level PKG-INFO (what ``setup.py --version`` prints)."""
-    with tarfile.open(path) as tar:
+    with archive.open_tar(path, sdist_scope(path, os.path.basename(path))) as tar:
         for member in tar.getmembers():
             if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
                 handle = tar.extractfile(member)
-                text = handle.read().decode("utf-8", errors="replace") if handle else ""
+                text = handle.read(MIB).decode("utf-8", errors="replace") if handle else ""
                 for line in text.splitlines():
                     if line.startswith("Version:"):
                         return line.split(":", 1)[1].strip()
@@ -198,7 +228,7 @@ def make_source(
     if version is None:
         if len(made) != 1 or not made[0].endswith(".tar.gz"):
             raise InputError(f"{where}: sdist made {made}, expected one <name>-<version>.tar.gz")
-        stated = sdist_version(os.path.join(sdist_dir, made[0]))
+        stated = sdist_version(regular_file(build_dir, os.path.join(sdist_dir, made[0]), where, "the sdist"))
         if not stated:
             raise InputError(f"{where}: the sdist's PKG-INFO has no Version; fix setup.py")
         version = static_version(commit_hash, int(commit_time), stated, epoch)
@@ -206,11 +236,15 @@ def make_source(
     if len(made) != 1 or not made[0].endswith(suffix):
         raise InputError(f"{where}: sdist made {made}, expected one <name>{suffix}")
     name = made[0][: -len(suffix)]
-    sources = os.path.join(build_dir, "sources")
-    os.makedirs(sources, exist_ok=True)
-    tarball = os.path.join(sources, made[0])
+    raw = regular_file(build_dir, os.path.join(sdist_dir, made[0]), where, "the sdist")
+    tarball = os.path.join(fresh_dir(build_dir, "sources", where), made[0])
     _normalise_tarball(
-        os.path.join(sdist_dir, made[0]), tarball, f"{name}-{version.upstream_version}", version.commit_time
+        raw,
+        tarball,
+        f"{name}-{version.upstream_version}",
+        version.commit_time,
+        where=where,
+        size_limit=log.disk_limit,
     )
     digest = sha256_file(tarball)
     log.write(f"source tarball {made[0]} sha256 {digest}")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from ..._common.proc import run
 from .. import deb
+from ..contain import fresh_dir
 from ..sandbox import BUILD_ROOT, base_env, bwrap_argv, unpacked_deps_env
 from ..source import BuildInputs
 from .base import Backend, Packaging
@@ -42,10 +43,10 @@ def stage_against(inputs: BuildInputs, debs: Sequence[str]) -> tuple[list[str], 
     """
     if not debs:
         return [], {}
-    deps = os.path.join(inputs.build_dir, "deps")
+    deps = fresh_dir(inputs.build_dir, "deps", inputs.project)
     pkgs, admin, root = (os.path.join(deps, sub) for sub in ("pkgs", "dpkg", "root"))
     for path in (pkgs, os.path.join(admin, "updates"), root):
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path)
     ours = [_status_paragraph(path) for path in debs]
     names = {para.split("\n", 1)[0] for para in ours}  # "Package: <name>"
     with open(os.path.join(HOST_DPKG_DB, "status"), encoding="utf-8") as handle:

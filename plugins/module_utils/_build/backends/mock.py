@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from ..._common.errors import InputError
 from .. import rpm
 from ..buildlog import BuildLog
+from ..contain import fresh_dir, fresh_file
 from ..rpm import REPRODUCIBLE_MACROS
 from ..source import BuildInputs
 from .base import Backend, Packaging
@@ -122,10 +123,15 @@ def require_mock() -> str:
 
 
 def write_config(
-    build_dir: str, settings: MockSettings, source_date_epoch: int, *, waves_repo: str | None = None
+    build_dir: str,
+    settings: MockSettings,
+    source_date_epoch: int,
+    *,
+    waves_repo: str | None = None,
+    where: str = "mock",
 ) -> str:
     """Write the configuration next to the build and return its path."""
-    path = os.path.join(build_dir, "mock.cfg")
+    path = fresh_file(build_dir, "mock.cfg", where)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(config(settings, source_date_epoch, waves_repo=waves_repo))
     return path
@@ -135,8 +141,8 @@ def waves_repo(inputs: BuildInputs, rpms: Sequence[str]) -> str | None:
     """A repository (createrepo_c) of the earlier waves' RPMs in the build directory, or None."""
     if not rpms:
         return None
-    repo = os.path.join(inputs.build_dir, "deps", "repo")
-    os.makedirs(repo, exist_ok=True)
+    repo = os.path.join(fresh_dir(inputs.build_dir, "deps", inputs.project), "repo")
+    os.makedirs(repo)
     for path in rpms:
         shutil.copy2(path, os.path.join(repo, os.path.basename(path)))
     inputs.log.run(["createrepo_c", "--quiet", repo], what="createrepo_c over the earlier waves' RPMs")
@@ -168,10 +174,10 @@ class MockBackend(Backend):
     def build(self, inputs: BuildInputs, packaging: Packaging, against: Sequence[str]) -> None:
         settings = self.options.mock
         srpm = rpm.build_srpm(inputs, nodeps=True, dist=f".{settings.dist}")
-        resultdir = os.path.join(inputs.build_dir, "mock-result")
-        os.makedirs(resultdir, exist_ok=True)
+        resultdir = fresh_dir(inputs.build_dir, "mock-result", inputs.project)
         repo = waves_repo(inputs, against)
-        cfg = write_config(inputs.build_dir, settings, inputs.source.version.commit_time, waves_repo=repo)
+        epoch = inputs.source.version.commit_time
+        cfg = write_config(inputs.build_dir, settings, epoch, waves_repo=repo, where=inputs.project)
         inputs.log.run(argv(cfg, resultdir, srpm), what="mock --rebuild (clean EL chroot, no network)")
 
     def collect(self, inputs: BuildInputs, packaging: Packaging) -> list[str]:

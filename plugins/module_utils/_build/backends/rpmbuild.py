@@ -19,6 +19,7 @@ from ..._common.errors import InputError
 from ..._common.proc import run
 from .. import deps, rpm
 from ..buildlog import BuildLog
+from ..contain import fresh_dir, regular_file
 from ..sandbox import BUILD_ROOT, base_env, bwrap_argv, unpacked_deps_env
 from ..source import BuildInputs
 from .base import Backend, Packaging
@@ -51,10 +52,10 @@ def stage_against(inputs: BuildInputs, rpms: Sequence[str]) -> dict[str, str]:
     """
     if not rpms:
         return {}
-    root = os.path.join(inputs.build_dir, "deps", "root")
-    pkgs = os.path.join(inputs.build_dir, "deps", "pkgs")
-    os.makedirs(root, exist_ok=True)
-    os.makedirs(pkgs, exist_ok=True)
+    deps = fresh_dir(inputs.build_dir, "deps", inputs.project)
+    root, pkgs = os.path.join(deps, "root"), os.path.join(deps, "pkgs")
+    os.makedirs(root)
+    os.makedirs(pkgs)
     for path in rpms:
         shutil.copy2(path, os.path.join(pkgs, os.path.basename(path)))
     unpack = (
@@ -110,6 +111,7 @@ class RpmbuildBackend(Backend):
         nodeps = self.nodeps
         if against and not nodeps:
             spec = glob.glob(os.path.join(inputs.build_dir, "rpmbuild", "SPECS", "*.spec"))[0]
+            spec = regular_file(inputs.build_dir, spec, inputs.project, "the prepared spec")
             with open(spec, encoding="utf-8") as handle:
                 check_build_requires(inputs, handle.read(), against)
             nodeps = True

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..._common.errors import InputError
 from ..._common.proc import run
 from .. import deb
 from ..buildlog import BuildLog
+from ..contain import fresh_dir
 from ..sandbox import BUILD_ROOT, bwrap_argv
 from ..source import BuildInputs
 from .base import Backend, Packaging
@@ -132,11 +132,8 @@ class SbuildBackend(Backend):
             bwrap_argv(inputs.build_dir, ["dpkg-source", "-b", package_dir], env=env, cwd=f"{BUILD_ROOT}/deb"),
             what="dpkg-source -b (no network)",
         )
-        dscs = sorted(glob.glob(os.path.join(deb_root, "*.dsc")))
-        if len(dscs) != 1:
-            raise InputError(f"{inputs.project}: dpkg-source made {len(dscs)} .dsc files, expected one")
-        out = os.path.join(inputs.build_dir, "sbuild")
-        os.makedirs(out, exist_ok=True)
+        dsc = deb.source_package(deb_root, inputs.project)
+        out = fresh_dir(inputs.build_dir, "sbuild", inputs.project)
         argv = [
             "sbuild",
             "--chroot-mode=unshare",
@@ -152,7 +149,7 @@ class SbuildBackend(Backend):
             f"--build-dir={out}",
             f"--build-path=/build/{packaging.source}",
             *(f"--extra-package={path}" for path in against),
-            dscs[0],
+            dsc,
         ]
         log.run(argv, what="sbuild (clean chroot, unshare mode)", env=env | {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 
