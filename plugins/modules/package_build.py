@@ -81,6 +81,14 @@ options:
     description: Seconds allowed per build, all steps included.
     type: int
     default: 3600
+  disk_limit:
+    description:
+      - MiB a build may write, its build directory and log together. A step that goes over it
+        is stopped and the build fails with one line saying there is no space left; no single
+        file can outgrow it. The sandbox's C(/tmp) and C(/var/tmp) (1 GiB each) and C(/dev/shm)
+        (256 MiB) are separate, in memory.
+    type: int
+    default: 8192
   retry_patterns:
     description: Regular expressions; a failed build whose log matches one is retried.
     type: list
@@ -233,6 +241,7 @@ def _work(module: DistroforgeModule) -> dict:
         workdir=params["workdir"],
         mirror_dir=params["mirror_dir"],
         timeout=params["timeout"],
+        disk_limit=params["disk_limit"],
         retry_patterns=params["retry_patterns"],
         max_retries=params["max_retries"],
         keep_build_dir=params["keep_build_dir"],
@@ -271,6 +280,7 @@ def main() -> None:
             "mirror_dir": {"type": "path", "required": True},
             "parallel": {"type": "int"},
             "timeout": {"type": "int", "default": 3600},
+            "disk_limit": {"type": "int", "default": 8192},
             "retry_patterns": {"type": "list", "elements": "str", "default": []},
             "max_retries": {"type": "int", "default": 3},
             "rpm_nodeps": {"type": "bool"},
