@@ -19,6 +19,8 @@ description:
     alone, so a re-run changes nothing.
   - A changed password or a removed user takes effect on the API's next
     request, without a restart.
+  - The role C(distroforge.openstack.api_serve) calls it for each of its
+    C(api_serve_users).
 author:
   - distroforge developers (@distroforge)
 extends_documentation_fragment:
@@ -51,8 +53,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows whether the user exists before and after (never the password or its hash).
-seealso:
-  - role: distroforge.openstack.api_serve
 """
 
 EXAMPLES = r"""

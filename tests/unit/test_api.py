@@ -474,7 +474,7 @@ def test_concurrent_votes_are_all_recorded(tmp_path):
 
 
 def test_promotions_filters_and_pages(site):
-    builds = [site.build() for _ in range(3)]
+    builds = [site.build() for _index in range(3)]
     for index in range(105):
         record = builds[index % 3]
         site.db.record_promotion(record.repo_hash, f"label{index % 2}", "ci", NOW + index, commit_id=record.id)

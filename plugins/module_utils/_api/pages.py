@@ -12,12 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional
 
-from jinja2 import DictLoader, Environment, select_autoescape
-
 from .._statedb.db import StateDB
 from . import params as p
 from . import queries
 from .config import ApiConfig
+
+try:
+    from jinja2 import DictLoader, Environment, select_autoescape
+except ImportError as exc:  # reported by the first page asked for, on a host without the API's requirements
+    _IMPORT_ERROR: Optional[ImportError] = exc
+else:
+    _IMPORT_ERROR = None
 
 PAGE_SIZE = 100
 
@@ -124,7 +129,7 @@ def _strftime(stamp: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return time.strftime(fmt, time.gmtime(int(stamp or 0)))
 
 
-def _environment() -> Environment:
+def _environment() -> "Environment":
     env = Environment(
         loader=DictLoader(
             {
@@ -141,11 +146,15 @@ def _environment() -> Environment:
     return env
 
 
-_ENV = _environment()
+_ENV: List[Any] = []
 
 
 def _page(name: str, **values: Any) -> str:
-    return _ENV.get_template(name).render(**values)
+    if _IMPORT_ERROR is not None:
+        raise RuntimeError(f"the REST API's pages need Jinja2: {_IMPORT_ERROR}")
+    if not _ENV:
+        _ENV.append(_environment())
+    return _ENV[0].get_template(name).render(**values)
 
 
 def civotes(db: StateDB, config: ApiConfig, params: Dict[str, Any], *, aggregate: bool) -> str:

@@ -15,7 +15,12 @@ import urllib.parse
 import urllib.request
 from typing import Any, Dict, List, Optional
 
-import yaml
+try:
+    import yaml
+except ImportError as exc:  # reported by parse_commits(), on a host without PyYAML
+    _IMPORT_ERROR: Optional[ImportError] = exc
+else:
+    _IMPORT_ERROR = None
 
 from .._statedb.db import NewCommit, StateDB
 from .._statedb.schema import FAILED, SUCCESS
@@ -73,6 +78,8 @@ def _stamp(commit: Dict[str, Any], name: str, where: str) -> int:
 
 def parse_commits(text: bytes, url: str) -> List[Dict[str, Any]]:
     """The commits of a DLRN ``commit.yaml`` (``commits:`` holding mappings of strings)."""
+    if _IMPORT_ERROR is not None:
+        raise RuntimeError(f"remote/import needs PyYAML: {_IMPORT_ERROR}")
     try:
         data = yaml.safe_load(text.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
