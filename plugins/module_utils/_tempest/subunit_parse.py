@@ -257,19 +257,28 @@ def _text_end(data: bytes, pos: int, end: int) -> int:
     """Where a length-prefixed string at ``pos`` ends, or ``end + 1`` where :func:`_utf8` surely raises.
 
     Only the first _CHECKED_TEXT bytes of the text are checked (a NUL or bad UTF-8 there is one
-    in the string): the rest is left to :func:`_utf8`, after the CRC.
+    in the string): the rest is left to :func:`_utf8`, after the CRC.  The varint is read inline.
     """
-    if pos < end and data[pos] < 0x40:
-        stop = pos + 1 + data[pos]
+    if pos >= end:
+        return end + 1
+    length = data[pos]
+    if length < 0x40:
         pos += 1
+    elif length < 0x80 and pos + 2 <= end:
+        length = ((length & 0x3F) << 8) | data[pos + 1]
+        pos += 2
+    elif length < 0xC0 and pos + 3 <= end:
+        length = ((length & 0x3F) << 16) | (data[pos + 1] << 8) | data[pos + 2]
+        pos += 3
     else:
         length, pos = _number_end(data, pos, end)
-        stop = pos + length
+    stop = pos + length
     if stop > end:
         return end + 1
-    whole = stop - pos <= _CHECKED_TEXT
-    raw = data[pos:stop] if whole else data[pos : pos + _CHECKED_TEXT]
-    return stop if _text_may_be(raw, whole) else end + 1
+    raw = data[pos:stop] if length <= _CHECKED_TEXT else data[pos : pos + _CHECKED_TEXT]
+    if raw.isascii() and 0 not in raw:
+        return stop
+    return stop if _text_may_be(raw, length <= _CHECKED_TEXT) else end + 1
 
 
 def _text_may_be(raw: bytes, whole: bool) -> bool:  # noqa: PLR0911 - one exit per check
@@ -322,12 +331,12 @@ def _fields_may_fit(data: bytes, flags: int, pos: int, end: int) -> bool:  # noq
         count, pos = _number_end(data, pos, end)
         if pos + count > end:  # each tag takes at least one byte
             return False
-        if count > 4:
-            return True  # not worth walking: the CRC decides
-        for _tag in range(count):
+        for _tag in range(min(count, 4)):
             pos = _text_end(data, pos, end)
             if pos > end:
                 return False
+        if count > 4:
+            return True  # the rest is not worth walking: the CRC decides
     if flags & FLAG_MIME_TYPE:
         pos = _text_end(data, pos, end)
         if pos > end:
@@ -447,16 +456,26 @@ class _Resync:
                     elif length < 0x80 and cur + 2 <= stop:
                         length = ((length & 0x3F) << 8) | data[cur + 1]
                         cur += 2
+                    elif length < 0xC0 and cur + 3 <= stop:
+                        length = ((length & 0x3F) << 16) | (data[cur + 1] << 8) | data[cur + 2]
+                        cur += 3
                     else:
                         length, cur = _number_end(data, cur, stop)
                     text_end = cur + length
                     if text_end > stop:
                         continue
                     raw = data[cur:text_end] if length <= _CHECKED_TEXT else data[cur : cur + _CHECKED_TEXT]
-                    if not _text_may_be(raw, length <= _CHECKED_TEXT):
+                    if not (raw.isascii() and 0 not in raw) and not _text_may_be(raw, length <= _CHECKED_TEXT):
                         continue
                     cur = text_end
                 if flags & _LATER_FIELDS:
+                    # Each starts with a number (a tag count, a string's length) that must fit.
+                    if (
+                        cur + 3 <= stop
+                        and 0x80 <= data[cur] < 0xC0
+                        and cur + 3 + (((data[cur] & 0x3F) << 16) | (data[cur + 1] << 8) | data[cur + 2]) > stop
+                    ):
+                        continue
                     if not _fields_may_fit(data, flags & _LATER_FIELDS, cur, stop):
                         continue
                 elif cur > stop:
