@@ -24,8 +24,9 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db 
 _BUILD_DIR = re.compile(r"^[0-9a-f]{40}_[0-9a-f]{8}$")
 _MD5_DIR = re.compile(r"^[0-9a-f]{32}$")
 _BASEURL = re.compile(r"^baseurl=file://(\S+)$", re.MULTILINE)
-# What a publisher writes aside before a rename: staging dirs, temporary files and links.
-_SCRATCH = re.compile(r"^\..*(\.staging|\.tmp\d+|\.lnk\d+|\.json\.\d+)$")
+# What a publisher writes aside before a rename (_common.files): staging dirs,
+# files (``.<name>.<pid>.<8 hex>``, metadata cache entries too) and links.
+_SCRATCH = re.compile(r"^\..*(\.staging|\.\d+\.[0-9a-f]{8}|\.lnk\d+)$")
 
 
 @dataclasses.dataclass

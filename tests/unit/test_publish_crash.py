@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._publish.atomic import swap_symlink
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.files import swap_symlink
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.layout import FLAG_PUBLISHED
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import Publisher, PublishOptions
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB

@@ -19,5 +19,6 @@ HTTP API can call them once per request; errors are :mod:`.errors` classes
 carrying the HTTP status DLRN 0.26.1 answers with.
 
 May import ``_common``, ``_statedb``, ``_publish.layout`` and
-``_publish.atomic``; never Ansible, never a module, never the publisher.
+``_publish.atomic`` (the repository lock); never Ansible, never a module,
+never the publisher.
 """

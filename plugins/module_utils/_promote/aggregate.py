@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import List, Mapping, Optional
 
-from .._publish.atomic import fsync_tree, rename_into_place
+from .._common.files import fsync_tree, rename_into_place
 from .._publish.layout import AggregateFiles, Layout, collect_aggregate, sharded
 from .errors import ForbiddenLabel
 from .journal import LinkMove

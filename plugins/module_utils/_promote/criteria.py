@@ -49,8 +49,9 @@ except ImportError:  # pragma: no cover - reported by load_criteria() on a host 
     yaml = None  # type: ignore[assignment]
 
 from .._common.errors import InputError
-from .._publish.layout import FLAG_PURGED, Layout, sharded
+from .._publish.layout import Layout, sharded
 from .._statedb.db import CommitRecord, StateDB, VoteRecord
+from .._statedb.schema import FLAG_PURGED
 from .errors import CriteriaNotMet, ForbiddenLabel, UnknownHash
 from .hashes import build_dir, find_aggregate, find_record
 from .labels import LabelLink, check_label, repo_hash_of

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import List, Optional
 
-from .._publish.layout import FLAG_PURGED, Layout, sharded
+from .._publish.layout import Layout, sharded
 from .._statedb.db import CommitRecord, StateDB
-from .._statedb.schema import SUCCESS
+from .._statedb.schema import FLAG_PURGED, SUCCESS
 from .errors import InvalidRequest, PurgedHash, UnknownHash
 
 _HEX = re.compile(r"^[0-9a-f]+$")

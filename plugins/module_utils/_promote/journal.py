@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from .._publish.atomic import fsync_path, swap_symlink, write_text_atomic
+from .._common.files import fsync_path, swap_symlink, write_atomic_if_changed
 from .._publish.layout import Layout
 from .._statedb.db import StateDB
 
@@ -85,7 +85,7 @@ def journal_path(layout: Layout) -> Path:
 
 def write(layout: Layout, journal: Journal) -> None:
     """Step 2: make the journal durable before any link moves."""
-    write_text_atomic(journal_path(layout), journal.dump(), mode=0o644)
+    write_atomic_if_changed(journal_path(layout), journal.dump(), mode=0o644)
 
 
 def clear(layout: Layout) -> None:

@@ -2,9 +2,9 @@
 
 Owns the repository layout (:mod:`.layout`), RPM and DEB metadata
 (:mod:`.rpmrepo`, :mod:`.debrepo`), signing (:mod:`.signing`), the
-write-aside-and-rename discipline for symlinks and files (:mod:`.atomic`),
-the publish step itself (:mod:`.publisher`), status reports (:mod:`.report`)
-and purging old builds (:mod:`.purge`).
+repository lock (:mod:`.atomic`; the crash-safe file primitives it uses are
+``_common.files``), the publish step itself (:mod:`.publisher`), status
+reports (:mod:`.report`) and purging old builds (:mod:`.purge`).
 
 May import: _common, _statedb, _versions.
 """

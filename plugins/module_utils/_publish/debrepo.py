@@ -9,10 +9,10 @@ verifies the chain apt verifies: Release hashes → Packages → each .deb.
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .._common.files import sha256_file
 from .._common.proc import run
 
 PACKAGE_SUFFIXES = (".deb", ".udeb")
@@ -90,10 +90,6 @@ def release_hashes(release_text: str) -> Dict[str, tuple]:
     return result
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def check_deb_repo(repo_dir: Path, release_text: Optional[str] = None) -> List[str]:
     """Problems of a published flat repository; an empty list means it validates."""
     problems: List[str] = []
@@ -106,7 +102,7 @@ def check_deb_repo(repo_dir: Path, release_text: Optional[str] = None) -> List[s
         return [f"{repo_dir / 'Release'}: does not list Packages"]
     for name, (size, digest) in hashes.items():
         path = repo_dir / name
-        if not path.is_file() or path.stat().st_size != size or _sha256(path) != digest:
+        if not path.is_file() or path.stat().st_size != size or sha256_file(path) != digest:
             problems.append(f"{path}: differs from Release")
     stanzas = _parse_stanzas((repo_dir / "Packages").read_text(encoding="utf-8"))
     listed = set()
@@ -115,7 +111,7 @@ def check_deb_repo(repo_dir: Path, release_text: Optional[str] = None) -> List[s
         listed.add(file_name)
         path = repo_dir / file_name
         try:
-            if path.stat().st_size != int(stanza.get("Size", "-1")) or _sha256(path) != stanza.get("SHA256"):
+            if path.stat().st_size != int(stanza.get("Size", "-1")) or sha256_file(path) != stanza.get("SHA256"):
                 problems.append(f"{path}: differs from Packages")
         except OSError:
             problems.append(f"{path}: listed in Packages but missing (dangling link?)")

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from .._common.errors import InputError
+
+# The commit flags are the state DB's (set only through its methods), also
+# importable from here, where the REST API's tests look for them.
+from .._statedb.schema import FLAG_PUBLISHED, FLAG_PURGED  # noqa: F401
 from .._versions.nvr import repo_path
 
 RPM = "rpm"
@@ -55,9 +59,6 @@ COMMIT_YAML_KEYS = (
     "flags",
     "versions_csv",
 )
-# DLRN's purge flag; ours marks a commit whose publication completed.
-FLAG_PURGED = 0x2
-FLAG_PUBLISHED = 0x4
 
 BUILD_LOG = "build.log"
 PUBLIC_KEY_ARMORED = "RPM-GPG-KEY-{reponame}"
@@ -68,7 +69,6 @@ REPORT_CSV = "status_report.csv"
 # DLRN's status_report.csv header, byte for byte.
 REPORT_CSV_HEADER = "Project,Source Sha,Dist Sha,Extended Sha,Component,Status,Timestamp,Packages"
 # Scratch space inside repos/ (same file system, so renames are atomic).
-STAGING = ".staging"
 TRASH = ".trash"
 CACHE = ".cache"
 LOCK = ".publish.lock"
@@ -223,12 +223,7 @@ class Layout:
             return f"{self.reponame}-component-{component}"
         return self.reponame
 
-    # -- staging and bookkeeping ---------------------------------------------------
-
-    @property
-    def staging(self) -> Path:
-        """Scratch directory where new repositories are assembled."""
-        return self.repos_dir / STAGING
+    # -- bookkeeping ---------------------------------------------------------------
 
     @property
     def trash(self) -> Path:

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._common.errors import DistroforgeError, InputError
+from .._common.files import fsync_tree, rename_into_place, swap_symlink, write_atomic_if_changed
 from .._statedb.db import CommitRecord, StateDB
-from .._statedb.schema import FAILED, RETRY, SUCCESS
+from .._statedb.schema import FAILED, FLAG_PUBLISHED, FLAG_PURGED, RETRY, SUCCESS
 from . import debrepo, layout, rpmrepo
-from .atomic import exclusive_lock, fsync_path, fsync_tree, swap_symlink, write_bytes_atomic
-from .layout import DEB, FLAG_PUBLISHED, FLAG_PURGED, RPM, Layout, PackageInfo, Verification, VersionRow
+from .atomic import exclusive_lock
+from .layout import DEB, RPM, Layout, PackageInfo, Verification, VersionRow
 from .report import write_report
 from .signing import Signer
 
@@ -271,8 +272,8 @@ class Publisher:
         signer, created = Signer.ensure(self.options.gnupg_home, self.options.gpg_key)
         result.key_fingerprint, result.key_created = signer.fingerprint, created
         armored_name, binary_name = self.layout.public_key_names()
-        write_bytes_atomic(self.layout.repos_dir / armored_name, signer.public_key(armor=True))
-        write_bytes_atomic(self.layout.repos_dir / binary_name, signer.public_key(armor=False))
+        write_atomic_if_changed(self.layout.repos_dir / armored_name, signer.public_key(armor=True))
+        write_atomic_if_changed(self.layout.repos_dir / binary_name, signer.public_key(armor=False))
         return signer
 
     def _stage(self, final: Path) -> Path:
@@ -447,20 +448,8 @@ class Publisher:
 
     def _put_in_place(self, staged: Path, final: Path) -> None:
         fsync_tree(staged)
-        if final.exists():
-            self.layout.trash.mkdir(exist_ok=True)
-            aside = self.layout.trash / f"{final.name}.{os.getpid()}"
-            if aside.exists():
-                shutil.rmtree(aside)
-            os.rename(final, aside)
-            os.rename(staged, final)
-            self._staged.remove(staged)
-            fsync_path(final.parent)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.rename(staged, final)
-            self._staged.remove(staged)
-            fsync_path(final.parent)
+        rename_into_place(staged, final, self.layout.trash)
+        self._staged.remove(staged)
 
     # -- which builds make up a repository -------------------------------------------------
 
@@ -617,12 +606,8 @@ class Publisher:
     # -- state DB ------------------------------------------------------------------------------
 
     def _mark_published(self, record: CommitRecord, consistent: bool) -> None:
-        with self.db.writer() as conn:
-            row = conn.execute("SELECT flags FROM commits WHERE id = ?", (record.id,)).fetchone()
-            if row["flags"] & FLAG_PUBLISHED:
-                return
-            conn.execute("UPDATE commits SET flags = flags | ? WHERE id = ?", (FLAG_PUBLISHED, record.id))
-            if consistent:
+        with self.db.writer():  # the flag and its vote commit together
+            if self.db.mark_published(record.id) and consistent:
                 # DLRN records a "consistent" CI vote when a build makes the repo consistent.
                 self.db.record_vote(record.repo_hash, "consistent", True, timestamp=record.dt_build or None)
 

@@ -22,15 +22,15 @@ import contextlib
 import dataclasses
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
+from .._common.files import remove_dir_atomic
 from .._statedb.db import CommitRecord, PromotionRecord, StateDB
-from .._statedb.schema import SUCCESS
-from .atomic import exclusive_lock, fsync_path
-from .layout import FLAG_PUBLISHED, FLAG_PURGED, Layout
+from .._statedb.schema import FLAG_PUBLISHED, FLAG_PURGED, SUCCESS
+from .atomic import exclusive_lock
+from .layout import Layout
 
 _BASEURL = re.compile(r"^baseurl=(\S+)\s*$", re.MULTILINE)
 _DEB_LINE = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)", re.MULTILINE)
@@ -268,19 +268,6 @@ def plan_purge(
     return plan, purged
 
 
-def _remove(path: Path, trash: Path) -> None:
-    """Rename aside (atomic, in the same file system), flush, then delete."""
-    if not path.is_dir():
-        return
-    trash.mkdir(exist_ok=True)
-    aside = trash / f"{path.name}.purge{os.getpid()}"
-    if aside.exists():
-        shutil.rmtree(aside, ignore_errors=True)
-    os.rename(path, aside)
-    fsync_path(path.parent)
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def purge(
     db: StateDB,
     layout: Layout,
@@ -302,11 +289,10 @@ def purge(
     with exclusive_lock(layout.lock, lock_timeout, f"purge {layout.repos_dir}"):
         plan, purged = plan_purge(db, layout, older_than_days, now)
         for rel in plan.removed_aggregates:
-            _remove(layout.repos_dir / rel, layout.trash)
+            remove_dir_atomic(layout.repos_dir / rel, layout.trash)
         for rel, record in zip(plan.removed, purged, strict=True):
-            _remove(layout.repos_dir / rel, layout.trash)
-            with db.writer() as conn:
-                conn.execute("UPDATE commits SET flags = flags | ? WHERE id = ?", (FLAG_PURGED, record.id))
+            remove_dir_atomic(layout.repos_dir / rel, layout.trash)
+            db.mark_purged(record.id)
         for rel in plan.removed_empty_dirs:  # deepest first
             with contextlib.suppress(OSError):  # something new landed there meanwhile: it stays
                 (layout.repos_dir / rel).rmdir()

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from .._common.files import write_atomic_if_changed
 from .._statedb.db import StateDB, summarize
-from .atomic import write_text_atomic
 from .layout import (
     BUILD_LOG,
     FLAG_PUBLISHED,
@@ -192,8 +192,8 @@ def write_report(db: StateDB, layout: Layout, release: str, names: Optional[Mapp
     ``names`` maps projects to DLRN's package names for the CSV.
     """
     data = report_data(db, layout, release)
-    write_text_atomic(layout.repos_dir / REPORT_JSON, json.dumps(data, indent=1, sort_keys=True) + "\n")
-    write_text_atomic(layout.repos_dir / REPORT_CSV, render_csv(db, layout, release, names))
+    write_atomic_if_changed(layout.repos_dir / REPORT_JSON, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    write_atomic_if_changed(layout.repos_dir / REPORT_CSV, render_csv(db, layout, release, names))
     target = layout.repos_dir / REPORT_HTML
-    write_text_atomic(target, render_html(data))
+    write_atomic_if_changed(target, render_html(data))
     return target

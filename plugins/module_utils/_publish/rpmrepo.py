@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .._common.errors import DistroforgeError, InputError
+from .._common.files import sha256_file, write_atomic
 
 try:
     import createrepo_c as cr
@@ -95,17 +96,12 @@ def read_package(path: Path, cache_dir: Optional[Path]) -> RpmPackage:
 
 
 def _save_cached(cache_file: Path, package: RpmPackage) -> None:
-    # The cache is derived data: a torn write is detected when read and
-    # redone, and one that cannot be written (a full disk) is skipped, so
-    # the publish itself goes on as long as the repository fits.
-    tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
-    try:
+    # The cache is derived data: not fsynced (a torn entry is detected when
+    # read and redone), and one that cannot be written (a full disk) is
+    # skipped, so the publish itself goes on as long as the repository fits.
+    with contextlib.suppress(OSError):
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(dataclasses.asdict(package)), encoding="utf-8")
-        os.replace(tmp, cache_file)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        write_atomic(cache_file, json.dumps(dataclasses.asdict(package)).encode("utf-8"), 0o644, durable=False)
 
 
 def package_files(repo_dir: Path, include_srpm: bool) -> List[Path]:
@@ -170,14 +166,6 @@ def _write_error(exc: Exception, path: Path) -> Exception:
     return RpmRepoError(f"{path}: createrepo_c could not write it ({exc}): check that file system")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_rpm_repo(repo_dir: Path, include_srpm: bool = True) -> List[str]:
     """Problems of a published RPM repository; an empty list means it validates.
 
@@ -202,7 +190,7 @@ def check_rpm_repo(repo_dir: Path, include_srpm: bool = True) -> List[str]:
         if not path.is_file():
             problems.append(f"{path}: listed in repomd.xml but missing")
             continue
-        if _sha256(path) != (checksum.text or "").strip():
+        if sha256_file(path) != (checksum.text or "").strip():
             problems.append(f"{path}: checksum differs from repomd.xml")
         hrefs[data.get("type", "")] = path
     if "primary" not in hrefs:
@@ -222,7 +210,7 @@ def check_rpm_repo(repo_dir: Path, include_srpm: bool = True) -> List[str]:
         try:
             if (repo_dir / href).stat().st_size != size:
                 problems.append(f"{repo_dir / href}: size differs from primary.xml")
-            elif digest is not None and _sha256(repo_dir / href) != digest:
+            elif digest is not None and sha256_file(repo_dir / href) != digest:
                 # dnf refuses such a package: it was changed after it was indexed.
                 problems.append(f"{repo_dir / href}: checksum differs from primary.xml")
         except OSError:

@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Union
 
 from .._common.errors import InputError
-from .._publish.atomic import write_text_atomic
+from .._common.files import write_atomic_if_changed
 from . import verdict as rule
 
 FORMAT = 2
@@ -359,7 +359,7 @@ def write(path: Union[str, "os.PathLike[str]"], manifest: Manifest) -> bool:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        return write_text_atomic(target, render(manifest))
+        return write_atomic_if_changed(target, render(manifest))
     except OSError as exc:
         raise InputError(
             f"{target}: cannot write the run manifest ({exc.strerror}); make its directory writable"

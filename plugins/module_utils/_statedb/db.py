@@ -14,7 +14,6 @@ dataclasses with ``as_dict()`` for modules.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import functools
 import json
 import os
@@ -23,12 +22,13 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from .._common.errors import DistroforgeError, InputError
+from .._common.locks import exclusive_lock
 from . import schema
-from .schema import BUILDING, FAILED, QUEUED, RETRY, STATUSES, SUCCESS
+from .schema import BUILDING, FAILED, FLAG_PUBLISHED, FLAG_PURGED, QUEUED, RETRY, STATUSES, SUCCESS
 
 # Labels DLRN itself moves on every build; a promotion must not steal them.
 RESERVED_LABELS = ("current", "consistent")
@@ -377,31 +377,17 @@ class StateDB:
                 raise
         return version
 
-    @contextmanager
-    def _flock(self) -> Iterator[None]:
-        """Hold the exclusive writer lock on ``<db>.lock`` (released by the kernel if we die)."""
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise InputError(f"state DB lock {self.lock_path}: cannot open: {exc.strerror}") from exc
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    # Polling (not a blocking flock) keeps the wait bounded
-                    # without signals; writers hold the lock for milliseconds.
-                    if time.monotonic() >= deadline:
-                        raise StateDBBusy(
-                            f"state DB {self.path}: another writer held {self.lock_path} for more than "
-                            f"{self.lock_timeout:.0f} s: wait for it to finish or find the stuck process"
-                        ) from None
-                    time.sleep(0.005)
-            yield
-        finally:
-            os.close(fd)
+    def _flock(self) -> ContextManager[None]:
+        """The exclusive writer lock on ``<db>.lock`` (released by the kernel if we die)."""
+        return exclusive_lock(
+            self.lock_path,
+            self.lock_timeout,
+            busy=lambda: StateDBBusy(
+                f"state DB {self.path}: another writer held {self.lock_path} for more than "
+                f"{self.lock_timeout:.0f} s: wait for it to finish or find the stuck process"
+            ),
+            cannot_open=lambda exc: InputError(f"state DB lock {self.lock_path}: cannot open: {exc.strerror}"),
+        )
 
     @contextmanager
     def writer(self) -> Iterator[sqlite3.Connection]:
@@ -608,7 +594,6 @@ class StateDB:
         artifacts: Sequence[str] = (),
         log_url: Optional[str] = None,
         notes: Optional[str] = None,
-        flags: Optional[int] = None,
         dt_build: Optional[int] = None,
     ) -> CommitRecord:
         """Record the outcome of a BUILDING commit: SUCCESS, FAILED or RETRY (which counts a retry).
@@ -629,7 +614,7 @@ class StateDB:
                     f"{current.status}, not BUILDING: claim it before finishing it"
                 )
             conn.execute(
-                "UPDATE commits SET status = ?, nvr = ?, artifacts = ?, log_url = ?, notes = ?, flags = ?,"
+                "UPDATE commits SET status = ?, nvr = ?, artifacts = ?, log_url = ?, notes = ?,"
                 " dt_build = ?, retries = retries + ? WHERE id = ?",
                 (
                     status,
@@ -637,13 +622,32 @@ class StateDB:
                     json.dumps(artifact_list),
                     log_url,
                     notes,
-                    current.flags if flags is None else flags,
                     stamp,
                     1 if status == RETRY else 0,
                     commit_id,
                 ),
             )
             return self._get(conn, commit_id)
+
+    def mark_published(self, commit_id: int) -> bool:
+        """Flag a commit published (its repository is complete in place); False when it already was.
+
+        Inside a caller's ``writer()`` block the flag joins that transaction,
+        so what the caller records with it (a vote) commits with it or not at all.
+        """
+        return self._add_flag(commit_id, FLAG_PUBLISHED)
+
+    def mark_purged(self, commit_id: int) -> bool:
+        """Flag a commit purged (its repository directory is gone); False when it already was."""
+        return self._add_flag(commit_id, FLAG_PURGED)
+
+    def _add_flag(self, commit_id: int, flag: int) -> bool:
+        with self.writer() as conn:
+            current = self._get(conn, commit_id)
+            if current.flags & flag:
+                return False
+            conn.execute("UPDATE commits SET flags = flags | ? WHERE id = ?", (flag, commit_id))
+            return True
 
     def pending(self, release: Optional[str] = None, limit: Optional[int] = None) -> List[CommitRecord]:
         """Return commits waiting for a builder (QUEUED or RETRY), oldest first.

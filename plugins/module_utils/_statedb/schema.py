@@ -29,6 +29,12 @@ FAILED = "FAILED"
 RETRY = "RETRY"
 STATUSES = (QUEUED, BUILDING, SUCCESS, FAILED, RETRY)
 
+# Bits of ``commits.flags``, set only through StateDB.mark_purged and
+# mark_published.  0x2 is DLRN's purge flag; 0x4, ours, marks a commit whose
+# publication completed (DLRN has no such flag: it publishes in place).
+FLAG_PURGED = 0x2
+FLAG_PUBLISHED = 0x4
+
 _V1 = (
     # One row per package (rdoinfo ``project``); commits name it by text so
     # a poll can queue a commit for a project it sees for the first time.
