@@ -26,8 +26,8 @@ from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
 from ._build import backends
-from ._build.source import sha256_file
 from ._common.errors import InputError
+from ._common.files import sha256_file
 from ._runs import manifest as run_manifest
 from ._runs.manifest import Manifest, Tempest
 from ._versions.nvr import repo_path

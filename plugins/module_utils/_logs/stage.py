@@ -17,12 +17,12 @@ import io
 import os
 import shutil
 import tarfile
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .._common.errors import InputError
+from .._common.files import open_atomic
 from . import index as index_html
 from .sanitize import SecretPattern, sanitize
 
@@ -337,16 +337,10 @@ def collect(
     directory = os.path.dirname(os.path.abspath(archive))
     if not os.path.isdir(directory):
         raise InputError(f"archive: directory {directory} does not exist")
-    handle, aside = tempfile.mkstemp(prefix=".logs-", suffix=".tar", dir=directory)
-    try:
-        now = int(time.time())
-        with os.fdopen(handle, "wb") as raw_stream, tarfile.open(fileobj=raw_stream, mode="w") as tar:
-            for name, data in [*collector.members, ("index.html", page.encode("utf-8"))]:
-                tar.addfile(*_tar_member(name, data, now))
-        os.chmod(aside, 0o600)
-        os.replace(aside, archive)
-    except BaseException:
-        if os.path.exists(aside):
-            os.unlink(aside)
-        raise
+    now = int(time.time())
+    # Not fsynced: the archive is collected again by rerunning the task, and
+    # readers see the previous archive or the complete new one either way.
+    with open_atomic(archive, 0o600, durable=False) as raw_stream, tarfile.open(fileobj=raw_stream, mode="w") as tar:
+        for name, data in [*collector.members, ("index.html", page.encode("utf-8"))]:
+            tar.addfile(*_tar_member(name, data, now))
     return collector.stage

@@ -21,6 +21,7 @@ from typing import Sequence
 from .._common.errors import (
     InputError,
 )
+from .._common.files import sha256_file
 from .._common.proc import run
 
 # Bump when the way images are made changes (hooks, import options), so that
@@ -76,7 +77,7 @@ class ImageSpec:
         data["packages"] = sorted(set(self.packages))
         data["components"] = list(self.components)
         # the certificates' content, not their paths, shapes the image
-        data["ca_certificates"] = sorted(_file_sha256(path) for path in self.ca_certificates)
+        data["ca_certificates"] = sorted(sha256_file(path) for path in self.ca_certificates)
         data["recipe"] = RECIPE_VERSION
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -85,11 +86,6 @@ class ImageSpec:
     def reference(self) -> str:
         """The local image reference ``localhost/distroforge/<name>:<hash12>``."""
         return f"localhost/distroforge/{self.name}:{self.inputs_hash()[:12]}"
-
-
-def _file_sha256(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def image_exists(reference: str) -> bool:

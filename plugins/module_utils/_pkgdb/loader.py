@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._common.errors import InputError
+from .._common.files import open_atomic
 from .reading import Refused, decode, parse, show
 from .schema import check_file, key_text
 
@@ -139,10 +140,9 @@ class _TrackingFetcher(_FetcherBase):  # type: ignore[misc,valid-type]
             return
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
-            tmp = f"{cache_file}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as handle:
+            # Derived data: not fsynced; a damaged entry is read as a miss.
+            with open_atomic(cache_file, 0o644, durable=False) as handle:
                 pickle.dump((stamp, data), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache_file)
         except OSError:
             pass  # a cache that cannot be written only costs speed
 

@@ -9,16 +9,15 @@ their sources from.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import ContextManager
 
 from .._common.errors import CommandError, InputError
+from .._common.locks import exclusive_lock
 from .._common.proc import run
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -80,16 +79,10 @@ def _has_commit(mirror: str, commit: str) -> bool:
     return run(["git", "-C", mirror, "cat-file", "-e", f"{commit}^{{commit}}"], env=GIT_ENV, check=False).rc == 0
 
 
-@contextlib.contextmanager
-def _mirror_lock(mirror: str) -> Iterator[None]:
-    """One writer per mirror: parallel polls and builds may share repositories."""
+def _mirror_lock(mirror: str) -> ContextManager[None]:
+    """One writer per mirror: parallel polls and builds may share repositories (waits as long as a fetch takes)."""
     os.makedirs(os.path.dirname(mirror) or ".", exist_ok=True)
-    with open(f"{mirror}.lock", "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(f"{mirror}.lock", None)
 
 
 def ensure_commit(mirror_dir: str, url: str, commit: str, *, timeout: float = 600) -> str:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 
 from .._common.errors import InputError
+from .._common.files import open_atomic
 from . import html_report, junit
 from .results import Report, build_report, load_phases, read_sources
 
@@ -152,20 +153,12 @@ def write_if_changed(option: str, path: str, content: str | list[str], check_mod
         raise InputError(f"{option}: directory {directory} does not exist; create it before writing {name}")
     if check_mode:
         return True
-    # os and not tempfile: tempfile's imports cost a cold process more than this whole write.
-    aside = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
-        handle = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                for start in range(0, len(pieces), _PIECES_PER_WRITE):
-                    stream.write("".join(pieces[start : start + _PIECES_PER_WRITE]).encode("utf-8"))
-            os.chmod(aside, 0o644)
-            os.replace(aside, path)
-        except BaseException:
-            if os.path.lexists(aside):
-                os.unlink(aside)
-            raise
+        # Not fsynced: a report is remade from the subunit stream by the next
+        # run, and readers see the old report or the new one either way.
+        with open_atomic(path, 0o644, durable=False) as stream:
+            for start in range(0, len(pieces), _PIECES_PER_WRITE):
+                stream.write("".join(pieces[start : start + _PIECES_PER_WRITE]).encode("utf-8"))
     except OSError as exc:
         raise InputError(f"{option}: cannot write {path}: {exc.strerror}") from exc
     return True
