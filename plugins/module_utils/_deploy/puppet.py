@@ -15,8 +15,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-DEPLOY = "deploy"
-IDEMPOTENCY = "idempotency"
 PASSED = "passed"
 FAILED = "failed"
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the records live in .manifest, which imports this module
 
 PASSED = "passed"
 FAILED = "failed"
-VERDICTS = (PASSED, FAILED)
 # Build states of the state DB a run can leave a build in (build_record's rows).
 BUILD_SUCCESS = "SUCCESS"
 
