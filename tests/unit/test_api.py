@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import hashlib
 import http.server
+import itertools
 import json
 import threading
 import time
+import types
 
 import pytest
 from werkzeug.test import Client
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._api.wsgi import _route_table, create_app
+from ansible_collections.distroforge.openstack.plugins.module_utils._promote import promote as promote_module
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.atomic import exclusive_lock
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.layout import FLAG_PURGED
 
 from .apisite import PASSWORD, USER, Site, basic
@@ -444,27 +449,74 @@ def test_concurrent_promotions_of_one_label_serialize_and_agree(tmp_path):
     site = Site(tmp_path)
     builds = [site.build(f"p{i}") for i in range(6)]
 
+    # Waiting is what the turns are about: a loaded machine must not turn them into 503s.
+    config = dataclasses.replace(site.config, lock_timeout=120.0)
+
     def promote(record):
         # Each thread has its own app, as gunicorn workers are separate processes.
-        client = Client(create_app(site.config))
+        client = Client(create_app(config))
         body = {**hashes(record), "promote_name": "race"}
-        return client.post("/api/promote", json=body, headers=basic(USER, PASSWORD)).status_code
+        response = client.post("/api/promote", json=body, headers=basic(USER, PASSWORD))
+        return response.status_code, response.json["message"] if response.status_code != 201 else ""
 
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         results = list(pool.map(promote, builds))
-    assert results == [201] * 6
+    assert results == [(201, "")] * 6
     rows = site.db.promotions("race")
     assert len(rows) == 6
     # The link and the newest row name the same build: no promotion was half-applied.
     assert site.label("race").endswith(rows[0].ref_hash)
 
 
+def test_promotions_queued_on_the_lock_record_rows_in_the_order_links_move(tmp_path, monkeypatch):
+    """A promotion's time is taken once it holds the lock: waiting behind others must not date it before them."""
+    site = Site(tmp_path)
+    builds = [site.build(f"q{i}") for i in range(8)]
+    config = dataclasses.replace(site.config, lock_timeout=120.0)
+    ticks = itertools.count(1_800_000_000)
+    monkeypatch.setattr(promote_module, "time", types.SimpleNamespace(time=lambda: next(ticks)))
+    real_write = promote_module.journal.write
+
+    def slow_write(*args):
+        time.sleep(0.05)  # the others queue on the lock meanwhile
+        return real_write(*args)
+
+    monkeypatch.setattr(promote_module.journal, "write", slow_write)
+
+    def promote(record):
+        client = Client(create_app(config))
+        body = {**hashes(record), "promote_name": "queue"}
+        response = client.post("/api/promote", json=body, headers=basic(USER, PASSWORD))
+        return response.status_code, response.json["message"] if response.status_code != 201 else ""
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(promote, builds))
+    assert results == [(201, "")] * 8
+    rows = site.db.promotions("queue")
+    assert [row.id for row in rows] == sorted((row.id for row in rows), reverse=True)
+    assert site.label("queue").endswith(rows[0].ref_hash)
+
+
+def test_a_promotion_waiting_too_long_for_the_lock_answers_503(site):
+    record = site.build()
+    config = dataclasses.replace(site.config, lock_timeout=0.3)
+    client = Client(create_app(config))
+    with exclusive_lock(site.layout.lock, 5, "a publisher"):
+        response = client.post(
+            "/api/promote", json={**hashes(record), "promote_name": "busy"}, headers=basic(USER, PASSWORD)
+        )
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "try again" in response.json["message"]
+    assert site.label("busy") is None and site.db.promotions() == []
+
+
 def test_concurrent_votes_are_all_recorded(tmp_path):
     site = Site(tmp_path)
     record = site.build()
+    config = dataclasses.replace(site.config, lock_timeout=120.0)
 
     def vote(index):
-        client = Client(create_app(site.config))
+        client = Client(create_app(config))
         body = {"job_id": f"job{index}", "url": "u", "timestamp": NOW, "success": "true", **hashes(record)}
         return client.post("/api/report_result", json=body, headers=basic(USER, PASSWORD)).status_code
 

@@ -83,7 +83,7 @@ def _engine(work: Callable[[], Any]) -> Any:
     try:
         return work()
     except (StateDBBusy, PublishBusy) as exc:
-        raise ApiError(503, str(exc), {"Retry-After": "5"}) from exc
+        raise ApiError(503, f"busy: {exc}; try again in a moment", {"Retry-After": "5"}) from exc
     except ApiError:
         raise
     except DistroforgeError as exc:

@@ -180,6 +180,10 @@ def promote_batch(
         return _result(plan, stamp, user, recovered=None, notes=notes)
     layout.repos_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(layout.lock, lock_timeout, f"promote in {layout.repos_dir}"):
+        # Dated once it holds the lock: a promotion that waited behind others
+        # must not get an earlier time than theirs, or the label's newest row
+        # (by time) would not be where its link points.
+        stamp = now if now is not None else int(time.time())
         recovered = journal.recover(db, layout)
         plan = _plan(db, layout, items, keep_previous=keep_previous, force=force, record_unchanged=record_unchanged)
         if plan.rows:
