@@ -8,5 +8,5 @@ the engine's own paths, disk and processes), build logs and failure
 classes (:mod:`.buildlog`, :mod:`.classify`), and the build backends, one
 file each behind one registry (:mod:`.backends`).
 
-May import: _common, _statedb, _versions, _sources, _publish.
+May import: _common, _statedb, _versions, _sources.
 """

@@ -15,15 +15,13 @@ from typing import Any, Union
 
 from .._common.errors import InputError
 from .._common.proc import run
-from .._publish.layout import FLAG_PUBLISHED, FLAG_PURGED
 from .._sources import git as srcgit
 from .._statedb.db import StateDB, using
+from .._statedb.schema import FAILED, FLAG_PUBLISHED, FLAG_PURGED, RETRY
 
 # The state DB, opened by the caller (None: there is none yet, in check mode), or its path.
 DBOrPath = Union[StateDB, str, "os.PathLike[str]", None]
 from . import backends, deps
-
-FAILED, RETRY = "FAILED", "RETRY"
 
 
 def _relations(mirror_dir: str, job: Mapping[str, Any]) -> deps.Relations:
