@@ -568,3 +568,22 @@ def test_a_flag_set_inside_a_failed_transaction_is_not_kept(tmp_path):
             assert db.mark_published(commit_id)
             raise RuntimeError("the vote recorded with it failed")
         assert db.get(commit_id).flags == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_the_new_file_keeps_the_owner_of_the_file_it_replaces_never_of_a_link_target(tmp_path):
+    other = tmp_path / "someone-elses"
+    other.write_bytes(b"theirs")
+    os.chown(other, 12345, 12345)
+    replaced = tmp_path / "answers.txt"
+    replaced.write_bytes(b"old")
+    os.chown(replaced, 12345, 12345)
+    files.write_atomic(replaced, b"new", 0o600)
+    assert (replaced.stat().st_uid, replaced.stat().st_gid) == (12345, 12345)
+    planted = tmp_path / "hellodf-1.0.tar.gz"
+    planted.symlink_to(other)
+    with files.open_atomic(planted, 0o644) as stream:
+        stream.write(b"tarball")
+    assert not planted.is_symlink() and planted.read_bytes() == b"tarball"
+    assert (planted.stat().st_uid, planted.stat().st_gid) == (os.geteuid(), os.getegid())
+    assert other.read_bytes() == b"theirs"

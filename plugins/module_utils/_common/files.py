@@ -31,6 +31,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import time
 from typing import BinaryIO, Iterator, Optional, Union
 
@@ -72,12 +73,17 @@ def fsync_tree(root: PathLike) -> None:
 
 
 def _keep_owner(fd: int, path: PathLike) -> None:
-    """Give the new file the owner of the one it replaces, as far as this user may."""
+    """Give the new file the owner of the regular file it replaces, as far as this user may.
+
+    ``lstat``: the rename replaces a symlink at ``path``, not its target, so
+    the target's owner (someone else's file, a link planted by a build) is
+    never given to the new file.
+    """
     try:
-        info = os.stat(path)
+        info = os.lstat(path)
     except FileNotFoundError:
         return
-    if (info.st_uid, info.st_gid) == (os.geteuid(), os.getegid()):
+    if not stat.S_ISREG(info.st_mode) or (info.st_uid, info.st_gid) == (os.geteuid(), os.getegid()):
         return
     # Not root: the file becomes this user's, as any rewrite by this user would make it.
     with contextlib.suppress(PermissionError):
