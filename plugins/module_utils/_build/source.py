@@ -17,7 +17,6 @@ could put a link before its target).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .._common.errors import InputError
+from .._common.files import open_atomic, sha256_file
 from .._common.proc import run
 from .._versions import pbr
 from . import archive
@@ -61,15 +61,6 @@ class Source:
     def top_dir(self) -> str:
         """The directory inside the tarball: ``<name>-<upstream_version>``."""
         return f"{self.name}-{self.version.upstream_version}"
-
-
-def sha256_file(path: str) -> str:
-    """sha256 of a file, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkout(mirror: str, commit: str, dest: str) -> None:
@@ -144,8 +135,11 @@ def _normalise_tarball(
         old_root = roots.pop()
         archive.check_members(members, sdist_scope(scope.where, os.path.basename(raw), top=old_root))
         by_name = {m.name: m for m in members}
-        tmp = dest + ".tmp"
-        with open(tmp, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as gz:
+        # Written aside (a new name, never a link planted in the build dir) and renamed over ``dest``.
+        with (
+            open_atomic(dest, 0o644, durable=False) as handle,
+            gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as gz,
+        ):
             out = tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - closed below
             for member in sorted(members, key=lambda m: m.name):
                 data = src.extractfile(member) if member.isreg() or member.islnk() else None
@@ -162,7 +156,6 @@ def _normalise_tarball(
                 member.pax_headers = {}
                 out.addfile(member, data)
             out.close()  # the end-of-archive blocks, before the gzip trailer
-    os.replace(tmp, dest)
 
 
 def sdist_version(path: str) -> str:
