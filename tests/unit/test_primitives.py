@@ -46,8 +46,6 @@ ALLOWED = {
         "renames the unpacked upstream directory inside the build's scratch tree; nothing is replaced"
     ),
     ("plugins/module_utils/_build/runner.py", RENAME): f"a copy of rename_into_place: {_BUILD_WORK}",
-    ("plugins/module_utils/_build/source.py", RENAME): f"writes the repacked tarball aside: {_BUILD_WORK}",
-    ("plugins/module_utils/_build/source.py", FILE_HASH): f"a copy of sha256_file: {_BUILD_WORK}",
     ("plugins/module_utils/_build/backends/sbuild.py", RENAME): f"the chroot tarball cache: {_BUILD_WORK}",
     ("plugins/module_utils/_build/backends/sbuild.py", FLOCK): f"the chroot cache lock: {_BUILD_WORK}",
 }
