@@ -452,15 +452,18 @@ def test_concurrent_promotions_of_one_label_serialize_and_agree(tmp_path):
     # Waiting is what the turns are about: a loaded machine must not turn them into 503s.
     config = dataclasses.replace(site.config, lock_timeout=120.0)
 
-    def promote(record):
-        # Each thread has its own app, as gunicorn workers are separate processes.
-        client = Client(create_app(config))
+    # Each thread has its own app, as gunicorn workers are separate processes. They are made here:
+    # Python 3.11.2's compiler (Werkzeug compiles its routes) is not safe to run in several threads at once.
+    clients = [Client(create_app(config)) for _record in builds]
+
+    def promote(pair):
+        client, record = pair
         body = {**hashes(record), "promote_name": "race"}
         response = client.post("/api/promote", json=body, headers=basic(USER, PASSWORD))
         return response.status_code, response.json["message"] if response.status_code != 201 else ""
 
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(promote, builds))
+        results = list(pool.map(promote, zip(clients, builds, strict=True)))
     assert results == [(201, "")] * 6
     rows = site.db.promotions("race")
     assert len(rows) == 6
@@ -483,14 +486,16 @@ def test_promotions_queued_on_the_lock_record_rows_in_the_order_links_move(tmp_p
 
     monkeypatch.setattr(promote_module.journal, "write", slow_write)
 
-    def promote(record):
-        client = Client(create_app(config))
+    clients = [Client(create_app(config)) for _record in builds]  # made in one thread: see above
+
+    def promote(pair):
+        client, record = pair
         body = {**hashes(record), "promote_name": "queue"}
         response = client.post("/api/promote", json=body, headers=basic(USER, PASSWORD))
         return response.status_code, response.json["message"] if response.status_code != 201 else ""
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(promote, builds))
+        results = list(pool.map(promote, zip(clients, builds, strict=True)))
     assert results == [(201, "")] * 8
     rows = site.db.promotions("queue")
     assert [row.id for row in rows] == sorted((row.id for row in rows), reverse=True)
@@ -515,8 +520,10 @@ def test_concurrent_votes_are_all_recorded(tmp_path):
     record = site.build()
     config = dataclasses.replace(site.config, lock_timeout=120.0)
 
+    clients = [Client(create_app(config)) for _index in range(16)]  # made in one thread: see above
+
     def vote(index):
-        client = Client(create_app(config))
+        client = clients[index]
         body = {"job_id": f"job{index}", "url": "u", "timestamp": NOW, "success": "true", **hashes(record)}
         return client.post("/api/report_result", json=body, headers=basic(USER, PASSWORD)).status_code
 
