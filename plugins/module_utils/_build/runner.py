@@ -23,16 +23,17 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .._common.errors import DistroforgeError, InputError
+from .._common.files import rename_into_place, sha256_file
 from .._sources import git as srcgit
+from .._statedb.schema import RETRY, SUCCESS
 from . import archive, backends, privs
 from .backends.base import Backend, PackageKind
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
 from .contain import MIB, Refused, regular_file
 from .sandbox import base_env
-from .source import BuildInputs, make_source, sha256_file
+from .source import BuildInputs, make_source
 
-SUCCESS, FAILED, RETRY = "SUCCESS", "FAILED", "RETRY"
 BUILDINFO_FORMAT = 1
 # What a build may write (build directory and log), in MiB: generous for any
 # OpenStack package (a build takes tens to hundreds of MiB), small enough
@@ -268,12 +269,8 @@ def _publish_result(result_dir: str, files: list[str], log_path: str, buildinfo:
     with open(os.path.join(tmp, "buildinfo.json"), "w", encoding="utf-8") as handle:
         json.dump(buildinfo, handle, indent=2, sort_keys=True)
         handle.write("\n")
-    old = f"{result_dir}.old.{os.getpid()}"
-    if os.path.exists(result_dir):
-        os.rename(result_dir, old)
-    os.rename(tmp, result_dir)
-    if os.path.exists(old):
-        shutil.rmtree(old)
+    # An older result is moved aside next to it (same file system), then deleted once the new one is in place.
+    rename_into_place(tmp, result_dir, os.path.dirname(result_dir))
     return [os.path.join(result_dir, name) for name in names]
 
 
