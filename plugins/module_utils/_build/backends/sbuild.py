@@ -8,7 +8,6 @@ a killed run never leaves a half tarball.
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import hashlib
 import json
@@ -18,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..._common.locks import exclusive_lock
 from ..._common.proc import run
 from .. import deb
 from ..buildlog import BuildLog
@@ -69,8 +69,7 @@ def ensure_chroot(cache_dir: str, spec: ChrootSpec, *, timeout: float = 1800) ->
     target = os.path.join(cache_dir, spec.tarball_name())
     if os.path.exists(target):
         return target
-    with open(os.path.join(cache_dir, ".lock"), "a", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(os.path.join(cache_dir, ".lock"), None):  # as long as the one making it takes
         if not os.path.exists(target):
             tmp = f"{target}.{os.getpid()}.tmp.tar.zst"
             try:
