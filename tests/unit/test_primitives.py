@@ -36,7 +36,6 @@ HOMES = {"plugins/module_utils/_common/files.py", "plugins/module_utils/_common/
 RENAME, FSYNC, FLOCK, FILE_HASH = "write-aside-and-rename", "fsync", "flock", "sha256 of a file"
 
 # (file, primitive): why a copy is still there.  Each entry must still be needed.
-_BUILD_WORK = "the build engine is being hardened in other work; it moves to _common.files when that lands"
 ALLOWED = {
     ("plugins/module_utils/_sources/git.py", RENAME): (
         "a bare repository made by `git init` moves into place under the mirror lock; git writes (and does not"
@@ -45,9 +44,9 @@ ALLOWED = {
     ("plugins/module_utils/_build/deb.py", RENAME): (
         "renames the unpacked upstream directory inside the build's scratch tree; nothing is replaced"
     ),
-    ("plugins/module_utils/_build/runner.py", RENAME): f"a copy of rename_into_place: {_BUILD_WORK}",
-    ("plugins/module_utils/_build/backends/sbuild.py", RENAME): f"the chroot tarball cache: {_BUILD_WORK}",
-    ("plugins/module_utils/_build/backends/sbuild.py", FLOCK): f"the chroot cache lock: {_BUILD_WORK}",
+    ("plugins/module_utils/_build/backends/sbuild.py", RENAME): (
+        "mmdebstrap writes the chroot tarball aside itself; it is renamed into the cache under the cache lock"
+    ),
 }
 # Files that run SQL outside _statedb, and why.
 SQL_ALLOWED = {
