@@ -63,9 +63,7 @@ class CallbackModule(DefaultCallback):
     def _progress_line(self, result, text: str) -> None:
         task_name = self._task.get_name().strip() if self._task is not None else result.task_name
         since = elapsed(time.monotonic() - self._task_started)
-        self._display.display(
-            f"[{self.host_label(result)}] {task_name}: {text} - {since}", color=C.COLOR_DEBUG
-        )
+        self._display.display(f"[{self.host_label(result)}] {task_name}: {text} - {since}", color=C.COLOR_DEBUG)
 
     def v2_runner_retry(self, result):
         progress = result.result.get("progress")
