@@ -16,4 +16,7 @@ DLRN 0.26.1's paths, methods, parameters, status codes and JSON, so the
 
 Only :mod:`.wsgi` and :mod:`.metrics` need third-party libraries; the rest is
 plain Python usable from modules (``api_user``).
+
+May import: _common, _statedb, _promote, _publish (the repository lock and
+layout); it is the top of the engine, nothing imports it but modules.
 """
