@@ -10,6 +10,7 @@ dpkg-buildpackage runs, so each build takes a few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -120,9 +121,15 @@ def build_bounded(jobs: list[BuildJob], config: BuildSettings, limit: float = 30
     worker.start()
     worker.join(limit)
     if worker.is_alive():
-        for fifo in Path(config.workdir).rglob("*.tar.gz"):  # unblock a read of a FIFO, so the thread can end
-            if fifo.is_fifo():
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        # unblock each read of a FIFO (tarfile opens it once per format), so that the thread ends
+        for _attempt in range(100):
+            if not worker.is_alive():
+                break
+            for fifo in Path(config.workdir).rglob("*.tar.gz"):
+                if fifo.is_fifo():
+                    with contextlib.suppress(OSError):  # no reader at this instant
+                        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            worker.join(0.1)
         pytest.fail(f"the builds hung (not done after {limit:.0f} s)")
     return results
 
