@@ -38,6 +38,11 @@ ADMIN_PASSWORD = "e2eAdminSecret" + os.urandom(6).hex()
 DEMO_PASSWORD = "e2eDemoSecret" + os.urandom(6).hex()
 
 
+def plain(output: str) -> str:
+    """Ansible's output as one line of text: colours (a developer's terminal) and the callback's line folds gone."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", output).split())
+
+
 def reduced_pkgdb(root: Path) -> Path:
     """The example's rdoinfo with only keystone tagged for zed."""
     if not (EXAMPLE / "rdo.yml").exists():
@@ -59,6 +64,8 @@ def workdir():
     nginx = path / "repo_serve" / "nginx.conf"
     if nginx.exists():
         subprocess.run(["/usr/sbin/nginx", "-c", str(nginx), "-s", "quit"], check=False, capture_output=True)
+    for pidfile in path.glob("api/*.pid"):  # the REST API's gunicorn
+        subprocess.run(["pkill", "--signal", "TERM", "--pidfile", str(pidfile)], check=False, capture_output=True)
     subprocess.run(["podman", "rm", "-f", "-t", "0", NODE], check=False, capture_output=True)
     if os.environ.get("DISTROFORGE_E2E_KEEP") != "1":
         shutil.rmtree(path, ignore_errors=True)
@@ -105,7 +112,7 @@ def test_the_hash_passes_with_our_keystone_on_the_node(pipeline):
     phases = {phase["name"]: phase for phase in manifest["deploy"]["phases"]}
     assert phases["deploy"]["status"] == "passed"
     assert phases["idempotency"]["changed_resources"] == 0, phases["idempotency"]
-    summary = " ".join(proc.stdout.split())  # the callback folds long lines
+    summary = plain(proc.stdout)  # the callback folds long lines
     assert f"verdict for {manifest['repo_hash']}: PASSED" in summary
     assert (
         f"ansible-playbook distroforge.openstack.reproduce -e distroforge_manifest={pipeline.manifest_path}" in summary
@@ -244,9 +251,10 @@ def test_the_run_rebuilds_bit_identically_from_its_manifest(pipeline, workdir):
 
 
 def test_the_run_voted_and_promoted_its_hash(pipeline):
-    manifest, summary = pipeline.manifest, " ".join(pipeline.proc.stdout.split())
+    manifest, summary = pipeline.manifest, plain(pipeline.proc.stdout)
     votes = [vote for vote in manifest["votes"] if vote["job_id"] == "distroforge-pipeline-scenario001"]
     assert len(votes) == 1 and votes[0]["success"] is True, manifest["votes"]
+    assert votes[0]["user"] == "distroforge-pipeline"  # voted through the REST API as the pipeline's user
     assert votes[0]["url"].endswith(f"/runs/{manifest['run_id']}/")
     (label,) = [label for label in manifest["labels"] if label["label"] == "puppet-passed-ci"]
     assert label["moved"] is True and label["repo_hash"] == manifest["repo_hash"], label
@@ -255,9 +263,21 @@ def test_the_run_voted_and_promoted_its_hash(pipeline):
     assert link.is_symlink() and link.resolve().name == manifest["repo_hash"]
 
 
+def test_the_rest_api_answers_what_the_run_did(pipeline):
+    """DLRN's client question, "which repo did this job last test?", through the repo server's nginx."""
+    query = urllib.parse.urlencode({"job_id": "distroforge-pipeline-scenario001", "success": "true", "max_age": 0})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORT}/api/last_tested_repo?{query}", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    commit_hash, distgit8 = pipeline.manifest["repo_hash"].split("_")
+    assert answer["commit_hash"] == commit_hash and answer["distro_hash"].startswith(distgit8), answer
+
+
 def test_a_second_run_with_nothing_new_does_not_test_again(pipeline, workdir):
     proc = run_playbook(TOP / "playbooks" / "pipeline.yml", pipeline.extra, timeout=600)
-    summary = " ".join(proc.stdout.split())
+    summary = plain(proc.stdout)
     assert f"{pipeline.manifest['repo_hash']} was tested by distroforge-pipeline-scenario001 at" in summary
     assert "PASSED" in summary and "-e distroforge_retest=true tests it again" in summary
     assert len(list(workdir.glob("runs/*/manifest.json"))) == 1, "a run that tested nothing wrote a manifest"
