@@ -244,7 +244,7 @@ class FakeKind(PackageKind):
     def _fields(text: str) -> dict[str, list[str]]:
         fields: dict[str, list[str]] = {}
         for line in text.splitlines():
-            key, _, value = line.partition(":")
+            key, _colon, value = line.partition(":")
             fields.setdefault(key.strip(), []).extend(value.split())
         return fields
 

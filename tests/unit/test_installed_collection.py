@@ -53,7 +53,7 @@ def user_env(collections) -> dict:
 
 
 def test_the_tarball_leaves_out_bench_and_build_output(installed):
-    tarball, _ = installed
+    tarball = installed[0]
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     assert "playbooks/build.yml" in names and "plugins/modules/package_build.py" in names
@@ -63,7 +63,7 @@ def test_the_tarball_leaves_out_bench_and_build_output(installed):
 
 
 def test_build_playbook_runs_by_name_without_checkout_or_inventory(installed, tmp_path):
-    _, collections = installed
+    collections = installed[1]
     upstream, distgit = make_independent(tmp_path)
     pkgdb = write_pkgdb(tmp_path, [("hellothree", upstream, distgit)])
     work = tmp_path / "work"
@@ -94,7 +94,7 @@ def test_build_playbook_runs_by_name_without_checkout_or_inventory(installed, tm
 
 
 def test_an_empty_group_fails_in_one_line_when_the_fallback_is_off(installed, tmp_path):
-    _, collections = installed
+    collections = installed[1]
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  children:\n    builders:\n      hosts: {}\n")
     proc = subprocess.run(

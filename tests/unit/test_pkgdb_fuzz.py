@@ -154,7 +154,7 @@ def test_truncated_files(files, release):
 def byte_damage(draw):
     name = draw(st.sampled_from(sorted(FILES)))
     content = bytearray(FILES[name])
-    for _ in range(draw(st.integers(1, 8))):
+    for _step in range(draw(st.integers(1, 8))):
         at = draw(st.integers(0, max(len(content) - 1, 0)))
         how = draw(st.sampled_from(["flip", "insert", "delete"]))
         if how == "insert" or not content:

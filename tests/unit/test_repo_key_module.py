@@ -89,7 +89,7 @@ def test_another_key_is_refused_in_one_line_and_the_installed_one_stays(tmp_path
 
 
 def test_a_key_is_never_installed_unchecked(tmp_path, keys):
-    folder, _ = keys
+    folder = keys[0]
     dest = tmp_path / "distroforge.asc"
     result = play(tmp_path, {"src": str(folder / "good"), "dest": str(dest)})
     assert result["failed"] is True and result["msg"].startswith("fingerprints:")

@@ -117,10 +117,8 @@ def test_check_mode_writes_nothing_and_a_second_run_changes_nothing(tmp_path):
     assert checked["verdict"] == "passed" and checked["run_passed"] is True
     assert checked["summary"][-1] == f"verdict for {REPO_HASH}: PASSED; not built yet: vote"
     assert checked["diff"]["before"] == "" and json.loads(checked["diff"]["after"]) == checked["manifest"]
-    assert sorted(out["after_check"]) == sorted(
-        str(tmp_path / "work" / part) for part in ("repos", "repos/3d", "repos/3d/b1", f"repos/{REPO_PATH}",
-                                                    f"repos/{REPO_PATH}/versions.csv")
-    )  # fmt: skip
+    parts = ("repos", "repos/3d", "repos/3d/b1", f"repos/{REPO_PATH}", f"repos/{REPO_PATH}/versions.csv")
+    assert sorted(out["after_check"]) == sorted(str(tmp_path / "work" / part) for part in parts)
     first, second = out["first"], out["second"]
     assert first["changed"] is True
     assert manifest.as_dict(manifest.load(path)) == first["manifest"] == checked["manifest"]

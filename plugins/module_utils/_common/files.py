@@ -146,7 +146,8 @@ def open_atomic(path: PathLike, mode: int, *, durable: bool = True) -> Iterator[
     held whole in memory, and ``path`` changes only when the block ends
     without an error.
     """
-    with _aside(path, mode, durable) as fd, os.fdopen(fd, "wb", closefd=False) as stream:
+    # The block's exception reaches _aside's cleanup through contextmanager's throw().
+    with _aside(path, mode, durable) as fd, os.fdopen(fd, "wb", closefd=False) as stream:  # pylint: disable=contextmanager-generator-missing-cleanup
         yield stream
 
 

@@ -35,7 +35,8 @@ except ImportError as exc:  # reported by read(), on the host that lacks them
     _FetcherBase: type = object
 else:
     try:
-        import yaml  # noqa: F401 - reading.py needs it; say so here, once
+        # reading.py needs it; say so here, once.
+        import yaml  # noqa: F401  # pylint: disable=unused-import
     except ImportError as exc:
         _IMPORT_ERROR = exc
     else:

@@ -97,7 +97,8 @@ def _str_or_null(value: Any, field: str) -> None:
 
 
 def _str_list(value: Any, field: str) -> None:
-    if type(value) is list and all(type(item) is str for item in value):
+    # Exact types on purpose: a subclass (a bool for an int) is not the field's type.
+    if type(value) is list and all(type(item) is str for item in value):  # pylint: disable=unidiomatic-typecheck
         return  # the usual case, without building field paths
     if not isinstance(value, list):
         raise _must("a list", value, field)
@@ -106,7 +107,7 @@ def _str_list(value: Any, field: str) -> None:
 
 
 def _str_map_or_null(value: Any, field: str) -> None:
-    if type(value) is dict and all(type(key) is str and type(item) is str for key, item in value.items()):
+    if type(value) is dict and all(type(key) is str and type(item) is str for key, item in value.items()):  # pylint: disable=unidiomatic-typecheck
         return  # the usual case (buildsys-tags: 28,000 of them in the public database)
     for key, item in _mapping(value, field).items():
         _str(item, _key(key, field))
@@ -192,7 +193,7 @@ def _package_fields(data: dict[Any, Any], field: str, *, override: bool = False)
     for key, value in data.items():
         if override and key in NOT_OVERRIDABLE:
             raise _Bad(_key(key, field), "cannot be set per release; set it on the package")
-        if type(key) is str and type(value) is str and PACKAGE_FIELDS.get(key) in (_str, _str_or_null):
+        if type(key) is str and type(value) is str and PACKAGE_FIELDS.get(key) in (_str, _str_or_null):  # pylint: disable=unidiomatic-typecheck
             continue  # the usual case, without building field paths
         where = _key(key, field)
         if key == "tags":

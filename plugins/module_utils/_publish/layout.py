@@ -26,7 +26,7 @@ from .._common.errors import InputError
 
 # The commit flags are the state DB's (set only through its methods), also
 # importable from here, where the REST API's tests look for them.
-from .._statedb.schema import FLAG_PUBLISHED, FLAG_PURGED  # noqa: F401
+from .._statedb.schema import FLAG_PUBLISHED, FLAG_PURGED  # noqa: F401  # pylint: disable=unused-import
 from .._versions.nvr import repo_path
 
 RPM = "rpm"

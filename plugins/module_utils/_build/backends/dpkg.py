@@ -80,7 +80,8 @@ class DpkgBackend(Backend):
     toolchain_probes: ClassVar[Mapping[str, Sequence[str]]] = {"dpkg-buildpackage": ("dpkg-buildpackage", "--version")}
 
     def build(self, inputs: BuildInputs, packaging: Packaging, against: Sequence[str]) -> None:
-        assert isinstance(packaging, deb.DebianInfo)
+        if not isinstance(packaging, deb.DebianInfo):
+            raise TypeError(f"dpkg builds Debian packaging, not {type(packaging).__name__}")
         _deb_root, package_dir, env = deb.prepare_tree(inputs, packaging)
         dpkg_opts, deps_env = stage_against(inputs, against)
         env = env | deps_env

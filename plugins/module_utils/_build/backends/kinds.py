@@ -52,7 +52,8 @@ class DebKind(PackageKind):
         return deb.read_debian(distgit_dir, where)
 
     def nvr(self, packaging: Packaging, version: pbr.PackageVersion, artifacts: Sequence[str]) -> str:
-        assert isinstance(packaging, deb.DebianInfo)
+        if not isinstance(packaging, deb.DebianInfo):
+            raise TypeError(f"a DEB name comes from Debian packaging, not {type(packaging).__name__}")
         return f"{packaging.source}_{version.deb_version}"
 
     def is_packaging_file(self, name: str) -> bool:

@@ -124,7 +124,8 @@ class SbuildBackend(Backend):
         self.chroot = ensure_chroot(_cache_dir(self.workdir, self.options), self.options.sbuild_chroot)
 
     def build(self, inputs: BuildInputs, packaging: Packaging, against: Sequence[str]) -> None:
-        assert isinstance(packaging, deb.DebianInfo) and self.chroot is not None
+        if not isinstance(packaging, deb.DebianInfo) or self.chroot is None:
+            raise TypeError("sbuild builds Debian packaging in a prepared chroot (prepare() first)")
         deb_root, package_dir, env = deb.prepare_tree(inputs, packaging)
         log = inputs.log
         log.run(
