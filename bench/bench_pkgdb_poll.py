@@ -22,14 +22,16 @@ from _common import TOP, report
 from distroinfo import info
 
 sys.path.insert(0, str(TOP / ".venv" / "collections"))
+sys.path.insert(0, str(TOP))
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader
 from ansible_collections.distroforge.openstack.plugins.module_utils._sources.runner import poll_and_queue
+from tests.unit.shared_dir import SHARED
 
-WORKLOAD_SCRIPT = TOP.parent / "shared" / "bench" / "dlrn" / "make_workload.sh"
+WORKLOAD_SCRIPT = SHARED / "bench" / "dlrn" / "make_workload.sh"
 BENCH_ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench"))
 # The public rdoinfo database, as ../shared/data holds it next to every checkout.
-RDOINFO_DATA = TOP.parent / "shared" / "data" / "rdoinfo"
+RDOINFO_DATA = SHARED / "data" / "rdoinfo"
 
 
 def rdoinfo_checkout() -> Path | None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-TOP = Path(__file__).resolve().parents[2]
+from .shared_dir import SHARED
 
-# The harness sits beside the checkout (../shared); DISTROFORGE_DLRN_HARNESS points elsewhere.
+# The harness is in the shared directory beside the checkout; DISTROFORGE_DLRN_HARNESS points elsewhere.
 HARNESS = next(
     (
         path
         for path in (
             Path(os.environ.get("DISTROFORGE_DLRN_HARNESS", "/nonexistent")),
-            TOP.parent / "shared" / "bench" / "dlrn",
+            SHARED / "bench" / "dlrn",
         )
         if (path / "run_dlrn.sh").is_file()
     ),
-    TOP.parent / "shared" / "bench" / "dlrn",
+    SHARED / "bench" / "dlrn",
 )

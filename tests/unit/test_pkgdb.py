@@ -9,6 +9,8 @@ import yaml
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader
 
+from .shared_dir import SHARED
+
 FIXTURE = Path(__file__).parent / "fixtures" / "pkgdb"
 
 
@@ -231,7 +233,7 @@ def test_maintainers_must_be_emails(db):
 
 def test_public_rdoinfo_loads_unchanged():
     """The real database (../shared/data, which CI always has) loads unchanged."""
-    entry = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rdoinfo" / "rdo-full.yml"
+    entry = SHARED / "data" / "rdoinfo" / "rdo-full.yml"
     if not entry.exists():
         pytest.skip(f"{entry} is not there")
     result = loader.read(str(entry), release="zed")

@@ -25,10 +25,11 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.erro
 from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader
 
 from .ansible_run import run_playbook
+from .shared_dir import SHARED
 
 TOP = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).parent / "fixtures" / "pkgdb"
-RDOINFO = TOP.parent / "shared" / "data" / "rdoinfo"
+RDOINFO = SHARED / "data" / "rdoinfo"
 
 
 @pytest.fixture
