@@ -108,7 +108,7 @@ def signature_attachments(size: int, one_in: int, seed: int = 19) -> bytes:
     bit of its first byte), so resynchronising walks through every attachment.
     """
     rng = random.Random(seed)
-    pool = bytes(SIGNATURE if rng.randrange(one_in) == 0 else rng.randrange(256) for _ in range(200_000))
+    pool = bytes(SIGNATURE if rng.randrange(one_in) == 0 else rng.randrange(256) for _byte in range(200_000))
     buffer = io.BytesIO()
     writer = subunit.StreamResultToBytes(buffer)
     starts = []

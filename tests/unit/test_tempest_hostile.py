@@ -182,7 +182,7 @@ def small_real(real) -> tuple[bytes, list[int]]:
 def attachment_packet(rng: random.Random, size: int) -> bytes:
     """A valid packet with a binary attachment of ``size`` bytes, a quarter of them 0xB3 (python-subunit's writer)."""
     buffer = io.BytesIO()
-    payload = bytes(0xB3 if rng.randrange(4) == 0 else rng.randrange(256) for _ in range(size))
+    payload = bytes(0xB3 if rng.randrange(4) == 0 else rng.randrange(256) for _byte in range(size))
     subunit.StreamResultToBytes(buffer).status(
         test_id="demo.test_big.TestBig.test_attachment", file_name="dump.bin", file_bytes=payload, eof=True
     )
