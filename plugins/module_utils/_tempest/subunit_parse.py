@@ -224,7 +224,7 @@ def _apply(table: array[int], value: int) -> int:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def _grid_shift(level: int, digit: int) -> array[int]:
     """Tables of the map that runs a CRC over ``digit * 64**level * _GRID`` zero bytes (built on first use).
 
@@ -242,7 +242,7 @@ def _grid_shift(level: int, digit: int) -> array[int]:
     return _shift_table(columns)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def _grid_columns(level: int) -> tuple[int, ...]:
     """The images of the 32 bits under ``_grid_shift(level, 1)``."""
     table = _grid_shift(level, 1)
