@@ -826,13 +826,17 @@ class StateDB:
         if component is not None:
             sql += " AND commit_id IN (SELECT id FROM commits WHERE component = ?)"
             args.append(component)
+        return self._newest_first(VoteRecord, sql, args, limit)
+
+    def _newest_first(self, cls: type, sql: str, args: List[Any], limit: Optional[int]) -> List[Any]:
+        """The ``cls`` records ``sql`` selects, newest first (timestamp, then recording order), ``limit`` at most."""
         sql += " ORDER BY timestamp DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            args.append(int(limit))
+            args = [*args, int(limit)]
         with self.reader() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [_record(VoteRecord, row) for row in rows]
+        return [_record(cls, row) for row in rows]
 
     def record_promotion(
         self,
@@ -889,13 +893,7 @@ class StateDB:
         sql = "SELECT * FROM promotions"
         if clauses:
             sql += f" WHERE {' AND '.join(clauses)}"
-        sql += " ORDER BY timestamp DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        with self.reader() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        return [_record(PromotionRecord, row) for row in rows]
+        return self._newest_first(PromotionRecord, sql, args, limit)
 
     def last_promotion_id(self) -> int:
         """The id of the newest promotion row (0 when there is none): a mark to tell later rows by."""
