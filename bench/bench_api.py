@@ -67,7 +67,7 @@ def generate(path: Path) -> list[tuple[int, str, str]]:
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
     conn.executemany(
-        "INSERT INTO commits (id, project, release, commit_hash, distgit_hash, dt_commit, dt_distgit, status,"
+        "INSERT INTO commits (id, project, release, commit_hash, distro_hash, dt_commit, dt_distgit, status,"
         " dt_queued, dt_build, artifacts) VALUES (?, ?, 'master', ?, ?, ?, ?, ?, ?, ?, '[]')",
         (
             (i, f"project-{i % 1000:04d}", *commit_hashes(i), T0 + i * 60, T0 + i * 60, status(i), T0 + i, T0 + i * 60)

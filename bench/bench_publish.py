@@ -80,7 +80,7 @@ def seed(work: Path, rpms: list[Path], sign: bool) -> tuple[StateDB, Publisher]:
     with db.writer() as conn:
         for index, rpm in enumerate(rpms):
             record = add_build(db, f"pkg{index:03d}", 0)
-            target = lay.commit_dir(record.commit_hash, record.distgit_hash, None)
+            target = lay.commit_dir(record.commit_hash, record.distro_hash, None)
             target.mkdir(parents=True)
             shutil.copy2(rpm, target / rpm.name)
             (target / "commit.yaml").write_text(layout.render_commit_yaml({"status": "SUCCESS"}))

@@ -36,7 +36,7 @@ def main(state_db, work, baseurl, user, password, rounds=None):  # noqa: PLR0917
     conn.execute(
         "INSERT INTO commits (id, type, dt_commit, dt_distro, dt_build, project_name, commit_hash, distro_hash,"
         " extended_hash, commit_branch, status, component, artifacts, notes, flags)"
-        " SELECT id, 'rpm', dt_commit, dt_distgit, dt_build, project, commit_hash, distgit_hash, NULL,"
+        " SELECT id, 'rpm', dt_commit, dt_distgit, dt_build, project, commit_hash, distro_hash, NULL,"
         " commit_branch, status, component, NULL, notes, flags FROM src.commits"
     )
     conn.execute(

@@ -36,9 +36,9 @@ def nvr_parse(nevra):
     return _call(nvr.nvr_parse, nevra)
 
 
-def repo_path(commit_hash, distgit_hash, extended_hash=None, component=None):
+def repo_path(commit_hash, distro_hash, extended_hash=None, component=None):
     """DLRN's directory of a build under repos/."""
-    return _call(nvr.repo_path, commit_hash, distgit_hash, extended_hash=extended_hash, component=component)
+    return _call(nvr.repo_path, commit_hash, distro_hash, extended_hash=extended_hash, component=component)
 
 
 class FilterModule:

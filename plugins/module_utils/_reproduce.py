@@ -57,7 +57,7 @@ def package_rows(manifest: Manifest, path: str) -> list[dict[str, Any]]:
             {
                 "project": row["Project"],
                 "commit_hash": row["Source Sha"],
-                "distgit_hash": row["Dist Sha"],
+                "distro_hash": row["Dist Sha"],
                 "status": row["Status"],
                 "component": component,
                 "nvr": row["Pkg NVR"],
@@ -126,7 +126,8 @@ def job_from_buildinfo(info: Mapping[str, Any], rewrites: Mapping[str, str]) -> 
         "upstream": rewrite_url(inputs["upstream"], rewrites),
         "distgit": rewrite_url(inputs["distgit"], rewrites),
         "commit_hash": inputs["commit_hash"],
-        "distgit_hash": inputs["distgit_hash"],
+        # buildinfo.json written before the state DB's migration 5 names it distgit_hash
+        "distro_hash": inputs.get("distro_hash") or inputs["distgit_hash"],
     }
 
 

@@ -72,7 +72,7 @@ RETURN = r"""
 jobs:
   description:
     - Every job, each with C(commit_id), C(project), C(name), C(upstream), C(distgit),
-      C(commit_hash), C(distgit_hash) and C(builder).
+      C(commit_hash), C(distro_hash) and C(builder).
   returned: always
   type: list
   elements: dict

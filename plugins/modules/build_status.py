@@ -42,9 +42,10 @@ options:
       - Upstream commit hash.
       - Required with O(query=commit); filters the other queries.
     type: str
-  distgit_hash:
+  distro_hash:
     description: Distgit commit hash or its prefix (DLRN repository names carry 8 characters).
     type: str
+    aliases: [distgit_hash]
   status:
     description: Only commits in this build state.
     type: str
@@ -118,7 +119,7 @@ builds:
     commit_hash:
       description: Upstream commit hash.
       type: str
-    distgit_hash:
+    distro_hash:
       description: Distgit (packaging) commit hash; DLRN's C(distro_hash).
       type: str
     commit_branch:
@@ -178,7 +179,7 @@ builds:
       description: How many times the build ended in C(RETRY).
       type: int
     repo_hash:
-      description: Repository name, C(<commit_hash>_<distgit_hash[:8]>).
+      description: Repository name, C(<commit_hash>_<distro_hash[:8]>).
       type: str
     repo_path:
       description: Repository directory relative to C(repos/), sharded as DLRN does.
@@ -189,7 +190,7 @@ builds:
       project: keystone
       release: master
       commit_hash: 3a5c1b2e9d0f4e6a8b7c5d3e1f0a9b8c7d6e5f4a
-      distgit_hash: 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c
+      distro_hash: 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c
       status: SUCCESS
       nvr: openstack-keystone-22.0.0-0.20230101120000.3a5c1b2.el9
 summary:
@@ -216,8 +217,8 @@ def _matches(record, params: dict) -> bool:
     for name in ("project", "release", "commit_hash", "status"):
         if params[name] is not None and getattr(record, name) != params[name]:
             return False
-    prefix = params["distgit_hash"]
-    return not prefix or record.distgit_hash.startswith(prefix)
+    prefix = params["distro_hash"]
+    return not prefix or record.distro_hash.startswith(prefix)
 
 
 def _work(module: DistroforgeModule) -> dict:
@@ -232,7 +233,7 @@ def _work(module: DistroforgeModule) -> dict:
                 status=params["status"],
                 release=params["release"],
                 commit_hash=params["commit_hash"],
-                distgit_hash=params["distgit_hash"],
+                distro_hash=params["distro_hash"],
                 limit=limit,
             )
         else:
@@ -263,7 +264,7 @@ def main() -> None:
             "project": {"type": "str"},
             "release": {"type": "str"},
             "commit_hash": {"type": "str"},
-            "distgit_hash": {"type": "str"},
+            "distro_hash": {"type": "str", "aliases": ["distgit_hash"]},
             "status": {"type": "str", "choices": list(STATUSES)},
             "limit": {"type": "int"},
         },

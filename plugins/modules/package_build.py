@@ -46,7 +46,7 @@ options:
   jobs:
     description:
       - Jobs to build, each with C(project), C(name), C(upstream), C(distgit),
-        C(commit_hash), C(distgit_hash) and optionally C(commit_id) and C(wave)
+        C(commit_hash), C(distro_hash) and optionally C(commit_id) and C(wave)
         (jobs of a wave start when the earlier waves on this builder are done,
         and build against their packages).
     type: list
@@ -220,12 +220,14 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._build.runne
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
 
-JOB_KEYS = ("project", "name", "upstream", "distgit", "commit_hash", "distgit_hash")
+JOB_KEYS = ("project", "name", "upstream", "distgit", "commit_hash", "distro_hash")
 
 
 def _jobs(raw: list) -> list:
     jobs = []
-    for index, item in enumerate(raw):
+    for index, given in enumerate(raw):
+        # jobs saved by playbooks written before the rename carry the old name, distgit_hash
+        item = {"distro_hash": given.get("distgit_hash"), **given}
         missing = [key for key in JOB_KEYS if not item.get(key)]
         if missing:
             raise InputError(f"jobs[{index}]: missing '{missing[0]}' (pass build_queue's jobs)")

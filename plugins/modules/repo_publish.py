@@ -11,7 +11,7 @@ short_description: Publish one build as a DLRN-compatible, signed repository
 version_added: 0.1.0
 description:
   - Publishes the build of one state DB commit into C(repos/), laid out as
-    DLRN does (C(repos/<h[0:2]>/<h[2:4]>/<commit_hash>_<distgit_hash[0:8]>/)).
+    DLRN does (C(repos/<h[0:2]>/<h[2:4]>/<commit_hash>_<distro_hash[0:8]>/)).
   - A C(SUCCESS) build gets its packages, links to the newest published
     successful build of every other package, repository metadata (RPM
     through createrepo_c's Python bindings, DEB as a flat repository by
@@ -178,7 +178,7 @@ status:
   type: str
   sample: SUCCESS
 repo_hash:
-  description: DLRN's name of the build, C(<commit_hash>_<distgit_hash[0:8]>).
+  description: DLRN's name of the build, C(<commit_hash>_<distro_hash[0:8]>).
   returned: always
   type: str
 repo_path:

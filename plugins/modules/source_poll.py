@@ -98,7 +98,7 @@ new_commits:
     commit_hash:
       description: Newest upstream commit.
       type: str
-    distgit_hash:
+    distro_hash:
       description: Newest distgit commit.
       type: str
     commit_time:

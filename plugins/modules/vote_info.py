@@ -20,7 +20,7 @@ extends_documentation_fragment:
   - distroforge.openstack.state_db
 options:
   repo_hash:
-    description: A build's repository hash, C(<commit_hash>_<distgit_hash[0:8]>).
+    description: A build's repository hash, C(<commit_hash>_<distro_hash[0:8]>).
     type: str
   aggregate_hash:
     description: An aggregate's hash (the md5 of its C(delorean.repo)).

@@ -65,10 +65,10 @@ class Site:
         record = add_build(self.db, project, self.seq, status=status, component=component)
         self.seq += 1
         if status == "SUCCESS" and publish:
-            directory = self.layout.commit_dir(record.commit_hash, record.distgit_hash, component)
+            directory = self.layout.commit_dir(record.commit_hash, record.distro_hash, component)
             directory.mkdir(parents=True)
             section = self.layout.repo_id(component)
-            rel = self.layout.commit_rel(record.commit_hash, record.distgit_hash, component)
+            rel = self.layout.commit_rel(record.commit_hash, record.distro_hash, component)
             (directory / "delorean.repo").write_text(f"[{section}]\nname={section}\nbaseurl={BASEURL}/{rel}\n")
             (directory / "versions.csv").write_text(f"{VERSIONS_HEADER}\n{project},x,{record.commit_hash}\n")
         return record
@@ -111,7 +111,7 @@ class Site:
             {
                 "job_id": job_id,
                 "commit_hash": record.commit_hash,
-                "distro_hash": record.distgit_hash,
+                "distro_hash": record.distro_hash,
                 "url": f"https://ci.example/{job_id}",
                 "timestamp": timestamp if timestamp is not None else int(time.time()),
                 "success": "true" if success else "false",

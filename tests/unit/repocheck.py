@@ -43,7 +43,7 @@ class RepoChecker:
         return Path(self.options.repos_dir)
 
     def build_dir(self, record) -> Path:
-        return self.options.layout().commit_dir(record.commit_hash, record.distgit_hash, record.component)
+        return self.options.layout().commit_dir(record.commit_hash, record.distro_hash, record.component)
 
     def links(self) -> list[Path]:
         """Every symlink a client may follow: top level, per component, per aggregate label."""
@@ -92,7 +92,7 @@ class RepoChecker:
         """The check; ``in_flight``: commits whose publisher was killed and that nobody published since."""
         with StateDB(self.db_path, readonly=True) as db:
             assert db.integrity_check() == "ok"
-            records = {(r.commit_hash, r.distgit_hash[:8]): r for r in db.commits(limit=None)}
+            records = {(r.commit_hash, r.distro_hash[:8]): r for r in db.commits(limit=None)}
         linked: dict[Path, str] = {}
         for link in self.links():
             assert link.exists(), f"{link} -> {os.readlink(link)} is dangling"

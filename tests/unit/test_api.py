@@ -31,7 +31,7 @@ def site(tmp_path):
 
 
 def hashes(record) -> dict:
-    return {"commit_hash": record.commit_hash, "distro_hash": record.distgit_hash}
+    return {"commit_hash": record.commit_hash, "distro_hash": record.distro_hash}
 
 
 # -- health and the HTTP frame -------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_report_result_records_a_vote_in_dlrn_shape(site):
     answer = site.vote(record, "tempest-full", timestamp=NOW - 60)
     assert answer == {
         "commit_hash": record.commit_hash,
-        "distro_hash": record.distgit_hash,
+        "distro_hash": record.distro_hash,
         "extended_hash": None,
         "aggregate_hash": None,
         "timestamp": NOW - 60,
@@ -288,7 +288,7 @@ def test_last_tested_repo_follows_dlrn_rules(site):
     answer = site.get("/api/last_tested_repo", max_age=0, job_id="tempest")[1]
     assert answer == {
         "commit_hash": old.commit_hash,
-        "distro_hash": old.distgit_hash,
+        "distro_hash": old.distro_hash,
         "extended_hash": None,
         "timestamp": NOW - 5 * 3600,
         "job_id": "tempest",
@@ -345,7 +345,7 @@ def test_promote_moves_a_relative_label_link_and_records_it(site):
     assert status == 201
     assert answer == {
         "commit_hash": first.commit_hash,
-        "distro_hash": first.distgit_hash,
+        "distro_hash": first.distro_hash,
         "extended_hash": None,
         "repo_hash": first.repo_hash,
         "repo_url": f"{site.config.baseurl}/{first.repo_path}",
@@ -708,7 +708,7 @@ def test_civotes_pages_render_votes_escaped(site):
         },
     )
     status, html = site.get("/api/civotes.html")
-    assert status == 200 and f"{record.commit_hash}_{record.distgit_hash[:8]}" in html
+    assert status == 200 and f"{record.commit_hash}_{record.distro_hash[:8]}" in html
     assert ">1</a>" in html  # one success and one failure on this page
     status, html = site.get("/api/civotes_detail.html", **hashes(record))
     assert status == 200 and "https://ci.example/tempest" in html

@@ -109,7 +109,7 @@ def servers(tmp_path_factory):
     config = ApiConfig(db=work / "state.db", repos_dir=repos, baseurl="http://repo.example/repos")
     for record in builds.values():
         if record.status == "SUCCESS":
-            directory = config.layout().commit_dir(record.commit_hash, record.distgit_hash, None)
+            directory = config.layout().commit_dir(record.commit_hash, record.distro_hash, None)
             directory.mkdir(parents=True)
             (directory / "delorean.repo").write_text("[delorean]\n")
     db.close()
@@ -119,7 +119,7 @@ def servers(tmp_path_factory):
 
 
 def h(record) -> dict:
-    return {"commit_hash": record.commit_hash, "distro_hash": record.distgit_hash}
+    return {"commit_hash": record.commit_hash, "distro_hash": record.distro_hash}
 
 
 def same(servers, method, path, **options):

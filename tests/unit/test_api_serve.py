@@ -137,7 +137,7 @@ def test_role_serves_the_api_behind_nginx_for_the_dlrnapi_client(tmp_path, serve
 
         # A CI job reports its result, the next one takes the tested repo, a promoter moves labels.
         stamp = str(int(time.time()) - 60)
-        vote = ["--commit-hash", compute.commit_hash, "--distro-hash", compute.distgit_hash]
+        vote = ["--commit-hash", compute.commit_hash, "--distro-hash", compute.distro_hash]
         rc, answer = dlrnapi(
             url, "report-result", "--job-id", "puppet", *vote, "--info-url", "https://ci/1", "--timestamp", stamp,
             "--success", "true",
@@ -153,7 +153,7 @@ def test_role_serves_the_api_behind_nginx_for_the_dlrnapi_client(tmp_path, serve
         assert rc == 0 and (answer["job_id"], answer["in_progress"]) == ("tempest", True)
         rc, answer = dlrnapi(url, "repo-promote", *vote, "--promote-name", "puppet-ci-testing")
         assert rc == 0 and answer["repo_hash"] == compute.repo_hash and answer["aggregate_hash"]
-        pairs = f"{compute.commit_hash}_{compute.distgit_hash},{tooling.commit_hash}_{tooling.distgit_hash}"
+        pairs = f"{compute.commit_hash}_{compute.distro_hash},{tooling.commit_hash}_{tooling.distro_hash}"
         rc, answer = dlrnapi(url, "repo-promote-batch", "--hash-pairs", pairs, "--promote-name", "puppet-passed-ci")
         assert rc == 0 and answer["promote_name"] == "puppet-passed-ci"
         aggregate = answer["aggregate_hash"]

@@ -44,7 +44,7 @@ def job_for(up: Path, dg: Path, project: str = "hellodf") -> BuildJob:
         upstream=str(up),
         distgit=str(dg),
         commit_hash=head(up),
-        distgit_hash=head(dg),
+        distro_hash=head(dg),
     )
 
 
@@ -69,7 +69,7 @@ def test_rpmbuild_makes_srpm_and_rpm_named_from_the_commit(repos):
         f"python3-hellodf-0.1.1~~dev-0.{stamp}.{head(up)[:7]}.noarch.rpm",
     ]
     info = json.loads(Path(result.buildinfo).read_text())
-    assert info["inputs"]["commit_hash"] == head(up) and info["inputs"]["distgit_hash"] == head(dg)
+    assert info["inputs"]["commit_hash"] == head(up) and info["inputs"]["distro_hash"] == head(dg)
     assert info["inputs"]["source_tarball"]["name"] == "hellodf-0.1.1.dev1.tar.gz"
     assert info["environment"]["SOURCE_DATE_EPOCH"] == str(T0 + 3600)
     assert "rpmbuild" in info["toolchain"] and info["outputs"][0]["sha256"]

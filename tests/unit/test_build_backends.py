@@ -334,7 +334,7 @@ def test_a_backend_added_only_in_the_registry_builds_end_to_end_in_waves(fake_re
     assert [(j["project"], j["wave"]) for j in plan["jobs"]] == [("fakea", 0), ("fakeb", 1)]
 
     jobs = [
-        runner.BuildJob(j["project"], j["name"], j["upstream"], j["distgit"], j["commit_hash"], j["distgit_hash"])
+        runner.BuildJob(j["project"], j["name"], j["upstream"], j["distgit"], j["commit_hash"], j["distro_hash"])
         for j in plan["jobs"]
     ]
     waves = [j["wave"] for j in plan["jobs"]]

@@ -34,7 +34,7 @@ PLAYBOOK = """\
         db: "{{ state_db }}"
         query: commit
         commit_hash: "{{ 'a' * 40 }}"
-        distgit_hash: dddddddd
+        distro_hash: dddddddd
       register: one
 
     - name: Query a DB that does not exist

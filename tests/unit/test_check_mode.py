@@ -192,7 +192,7 @@ def node_image(folder: Path) -> dict[str, Any]:
 
 
 def package_build(folder: Path) -> dict[str, Any]:
-    job = {**NOVA, "commit_hash": "a" * 40, "distgit_hash": "b" * 40, "commit_id": 1}
+    job = {**NOVA, "commit_hash": "a" * 40, "distro_hash": "b" * 40, "commit_id": 1}
     return {
         "jobs": [job],
         "backend": "rpmbuild",
@@ -353,7 +353,7 @@ def _published_repo(folder: Path) -> Path:
             "upstream": "file:///ci/upstream/keystone",
             "distgit": "file:///ci/distgit/keystone",
             "commit_hash": "3d" * 20,
-            "distgit_hash": "1e" * 20,
+            "distro_hash": "1e" * 20,
         },
         "settings": {},
         "outputs": [{"name": "python3-keystone_22.0.2-1_all.deb", "sha256": "1" * 64, "size": 1}],

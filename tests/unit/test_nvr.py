@@ -85,20 +85,20 @@ def test_repo_path_accepts_sha256_hashes():
 
 
 @pytest.mark.parametrize(
-    ("commit_hash", "distgit_hash", "field"),
+    ("commit_hash", "distro_hash", "field"),
     [
         ("abc", DISTGIT, "commit_hash"),
         (COMMIT.upper(), DISTGIT, "commit_hash"),
         (COMMIT[:-1] + "g", DISTGIT, "commit_hash"),
         ("../" + COMMIT[3:], DISTGIT, "commit_hash"),
-        (COMMIT, "", "distgit_hash"),
-        (COMMIT, DISTGIT[:8], "distgit_hash"),
+        (COMMIT, "", "distro_hash"),
+        (COMMIT, DISTGIT[:8], "distro_hash"),
         (None, DISTGIT, "commit_hash"),
     ],
 )
-def test_repo_path_validates_hashes(commit_hash, distgit_hash, field):
+def test_repo_path_validates_hashes(commit_hash, distro_hash, field):
     with pytest.raises(InputError, match=f"^{field} .* is not a git commit hash: give the full 40"):
-        repo_path(commit_hash, distgit_hash)
+        repo_path(commit_hash, distro_hash)
 
 
 def test_repo_path_validates_component():

@@ -538,7 +538,7 @@ def test_a_lock_that_cannot_be_opened_is_one_line(tmp_path):
 
 def _commit(db: StateDB) -> int:
     [record] = db.queue(
-        [{"project": "nova", "release": "master", "commit_hash": "a" * 40, "distgit_hash": "b" * 40, "dt_commit": 1}]
+        [{"project": "nova", "release": "master", "commit_hash": "a" * 40, "distro_hash": "b" * 40, "dt_commit": 1}]
     )
     db.claim(record.id, "builder")
     db.finish(record.id, "SUCCESS")

@@ -81,7 +81,7 @@ class Site:
         return record_vote(
             self.db,
             Vote(
-                job, success, commit_hash=record.commit_hash, distro_hash=record.distgit_hash, timestamp=timestamp, **kw
+                job, success, commit_hash=record.commit_hash, distro_hash=record.distro_hash, timestamp=timestamp, **kw
             ),
             layout=self.layout,
         )
@@ -130,7 +130,7 @@ def test_a_vote_is_recorded_once_in_dlrn_shape(site):
     assert first.changed and first.ref_hash == alpha.repo_hash
     assert first.vote == {
         "commit_hash": alpha.commit_hash,
-        "distro_hash": alpha.distgit_hash,
+        "distro_hash": alpha.distro_hash,
         "extended_hash": None,
         "aggregate_hash": None,
         "timestamp": 100,
@@ -145,7 +145,7 @@ def test_a_vote_is_recorded_once_in_dlrn_shape(site):
     # The same vote again (the 8-character distro hash of the repo name is enough) changes nothing.
     again = record_vote(
         site.db,
-        Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distgit_hash[:8], timestamp=100),
+        Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distro_hash[:8], timestamp=100),
     )
     assert not again.changed and again.vote["url"] == "https://ci/1"
     # A different result, or a later run, is a new vote; in-progress votes are DLRN's last_tested_repo POST.
@@ -187,7 +187,7 @@ def test_bad_votes_are_refused_in_one_line_and_write_nothing(site, change, error
         "job_id": "scenario001",
         "success": True,
         "commit_hash": alpha.commit_hash,
-        "distro_hash": alpha.distgit_hash,
+        "distro_hash": alpha.distro_hash,
         "timestamp": 5,
         **change,
     }
@@ -220,18 +220,18 @@ def test_vote_check_mode_opens_the_db_read_only_and_writes_nothing(site):
     with StateDB(site.tmp / "state.db", readonly=True) as ro:
         result = record_vote(
             ro,
-            Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distgit_hash, timestamp=9),
+            Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distro_hash, timestamp=9),
             check_mode=True,
         )
         assert result.changed and result.vote["timestamp"] == 9
         with pytest.raises(InputError, match="read-only"):
-            record_vote(ro, Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distgit_hash))
+            record_vote(ro, Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distro_hash))
     assert site.snapshot() == before
     site.vote(alpha, "scenario001", timestamp=9)
     with StateDB(site.tmp / "state.db", readonly=True) as ro:
         again = record_vote(
             ro,
-            Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distgit_hash, timestamp=9),
+            Vote("scenario001", True, commit_hash=alpha.commit_hash, distro_hash=alpha.distro_hash, timestamp=9),
             check_mode=True,
         )
     assert not again.changed
@@ -343,13 +343,13 @@ def test_unreadable_criteria_files_are_one_line_errors(tmp_path):
 def test_promote_moves_a_relative_link_keeps_previous_and_records_rows(site):
     alpha = site.build("alpha")
     beta = site.build("beta")
-    first = promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "puppet-passed-ci", user="ops")
+    first = promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "puppet-passed-ci", user="ops")
     target = f"{alpha.commit_hash[:2]}/{alpha.commit_hash[2:4]}/{alpha.repo_hash}"
     assert site.link("puppet-passed-ci") == target and (site.repos / "puppet-passed-ci" / "commit.yaml").is_file()
     assert site.link("previous-puppet-passed-ci") is None  # nothing to keep yet
     assert first.dlrn() == {
         "commit_hash": alpha.commit_hash,
-        "distro_hash": alpha.distgit_hash,
+        "distro_hash": alpha.distro_hash,
         "extended_hash": None,
         "repo_hash": alpha.repo_hash,
         "repo_url": f"file://{site.repos}/{target}",
@@ -359,7 +359,7 @@ def test_promote_moves_a_relative_link_keeps_previous_and_records_rows(site):
         "user": "ops",
         "aggregate_hash": None,
     }
-    second = promote(site.db, site.layout, beta.commit_hash, beta.distgit_hash, "puppet-passed-ci", user="ops")
+    second = promote(site.db, site.layout, beta.commit_hash, beta.distro_hash, "puppet-passed-ci", user="ops")
     assert second.changed and second.moves[0].previous == alpha.repo_hash
     assert site.link("puppet-passed-ci").endswith(beta.repo_hash)
     assert site.link("previous-puppet-passed-ci") == target
@@ -370,7 +370,7 @@ def test_promote_moves_a_relative_link_keeps_previous_and_records_rows(site):
     ]
     assert {row.user for row in site.db.promotions()} == {"ops"}
     # Promoting it where it already points changes nothing, not even a row.
-    again = promote(site.db, site.layout, beta.commit_hash, beta.distgit_hash, "puppet-passed-ci")
+    again = promote(site.db, site.layout, beta.commit_hash, beta.distro_hash, "puppet-passed-ci")
     assert not again.changed and not again.moves[0].changed and len(site.db.promotions()) == 3
     assert not journal.journal_path(site.layout).exists() and _dangling(site.repos) == []
 
@@ -384,7 +384,7 @@ def test_forbidden_labels_are_refused_with_403_and_nothing_moves(site, label):
     alpha = site.build("alpha")
     before = site.snapshot()
     with pytest.raises(ForbiddenLabel) as caught:
-        promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, label)
+        promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, label)
     assert caught.value.http_status == 403 and "\n" not in str(caught.value)
     assert site.snapshot() == before
 
@@ -393,61 +393,61 @@ def test_a_label_that_is_a_real_directory_is_refused(site):
     alpha = site.build("alpha")
     (site.repos / "handmade").mkdir()
     with pytest.raises(ForbiddenLabel, match=r"handmade is a real file or directory"):
-        promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "handmade")
+        promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "handmade")
 
 
 def test_unknown_unpublished_and_purged_builds_are_not_promoted(site):
     alpha = site.build("alpha")
     with pytest.raises(UnknownHash, match="not found in the state DB"):
-        promote(site.db, site.layout, "f" * 40, alpha.distgit_hash, "x")
+        promote(site.db, site.layout, "f" * 40, alpha.distro_hash, "x")
     (queued,) = site.db.queue([{**_new_commit("zeta"), "dt_commit": 5}])
     with pytest.raises(UnknownHash, match="its build is QUEUED"):
-        promote(site.db, site.layout, queued.commit_hash, queued.distgit_hash, "x")
+        promote(site.db, site.layout, queued.commit_hash, queued.distro_hash, "x")
     os.rename(site.repos / alpha.repo_path, site.tmp / "aside")
     with pytest.raises(UnknownHash, match=r"is not published .*publish it first"):
-        promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "x")
+        promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "x")
     with site.db.writer() as conn:
         conn.execute("UPDATE commits SET flags = flags | ? WHERE id = ?", (layout_mod.FLAG_PURGED, alpha.id))
     with pytest.raises(PurgedHash):
-        promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "x")
+        promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "x")
     assert site.db.promotions() == [] and site.link("x") is None
 
 
 def _new_commit(project):
     digest = hashlib.sha1(project.encode()).hexdigest()
-    return {"project": project, "release": "master", "commit_hash": digest, "distgit_hash": digest[::-1]}
+    return {"project": project, "release": "master", "commit_hash": digest, "distro_hash": digest[::-1]}
 
 
 def test_compare_and_swap_refuses_a_label_moved_meanwhile(site):
     alpha, beta, gamma = site.build("alpha"), site.build("beta"), site.build("gamma")
-    promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "l", expect="")  # expected unset: it is
+    promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "l", expect="")  # expected unset: it is
     with pytest.raises(Conflict, match=r"label l was expected to be unset but points at") as caught:
-        promote(site.db, site.layout, beta.commit_hash, beta.distgit_hash, "l", expect="")
+        promote(site.db, site.layout, beta.commit_hash, beta.distro_hash, "l", expect="")
     assert caught.value.http_status == 409
     with pytest.raises(Conflict, match=rf"label l points at {alpha.repo_hash}, not {beta.repo_hash}: it moved"):
-        promote(site.db, site.layout, gamma.commit_hash, gamma.distgit_hash, "l", expect=beta.repo_hash)
+        promote(site.db, site.layout, gamma.commit_hash, gamma.distro_hash, "l", expect=beta.repo_hash)
     assert site.link("l").endswith(alpha.repo_hash) and len(site.db.promotions()) == 1
     # The commit hash alone, or the full repo hash, names where it must point.
-    promote(site.db, site.layout, beta.commit_hash, beta.distgit_hash, "l", expect=alpha.commit_hash)
+    promote(site.db, site.layout, beta.commit_hash, beta.distro_hash, "l", expect=alpha.commit_hash)
     assert site.link("l").endswith(beta.repo_hash)
     # Someone moves the link by hand: the DB says beta, the link says alpha.
     os.unlink(site.repos / "l")
     os.symlink(os.path.relpath(site.repos / alpha.repo_path, site.repos), site.repos / "l")
     with pytest.raises(Conflict, match=r"points at .* but its last promotion in the state DB is .*promote with force"):
-        promote(site.db, site.layout, gamma.commit_hash, gamma.distgit_hash, "l")
+        promote(site.db, site.layout, gamma.commit_hash, gamma.distro_hash, "l")
     assert site.link("l").endswith(alpha.repo_hash)
-    forced = promote(site.db, site.layout, gamma.commit_hash, gamma.distgit_hash, "l", force=True)
+    forced = promote(site.db, site.layout, gamma.commit_hash, gamma.distro_hash, "l", force=True)
     assert forced.moves[0].previous == alpha.repo_hash and site.link("l").endswith(gamma.repo_hash)
 
 
 def test_promote_check_mode_writes_nothing(site):
     alpha = site.build("alpha")
     beta = site.build("beta")
-    promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "l")
+    promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "l")
     (site.repos / ".publish.lock").unlink()
     before = site.snapshot()
     with StateDB(site.tmp / "state.db", readonly=True) as ro:
-        result = promote(ro, site.layout, beta.commit_hash, beta.distgit_hash, "l", check_mode=True)
+        result = promote(ro, site.layout, beta.commit_hash, beta.distro_hash, "l", check_mode=True)
     assert (
         result.changed and result.moves[0].previous == alpha.repo_hash and result.moves[0].repo_hash == beta.repo_hash
     )
@@ -456,7 +456,7 @@ def test_promote_check_mode_writes_nothing(site):
 
 def test_a_failure_before_the_commit_puts_every_link_back(site):
     alpha, beta = site.build("alpha"), site.build("beta")
-    promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "l")
+    promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "l")
     rows = _rows(site.db)
 
     def fail_after_links(step):
@@ -464,7 +464,7 @@ def test_a_failure_before_the_commit_puts_every_link_back(site):
             raise sqlite3.OperationalError("disk I/O error")
 
     with pytest.raises(sqlite3.OperationalError):
-        promote(site.db, site.layout, beta.commit_hash, beta.distgit_hash, "l", on_step=fail_after_links)
+        promote(site.db, site.layout, beta.commit_hash, beta.distro_hash, "l", on_step=fail_after_links)
     assert site.link("l").endswith(alpha.repo_hash) and site.link("previous-l") is None
     assert _rows(site.db) == rows and not journal.journal_path(site.layout).exists()
 
@@ -476,7 +476,7 @@ CRASH_STEPS = ["rows", "journal", "link l", "link previous-l", "links", "committ
 def test_a_crash_between_the_steps_is_repaired_by_the_next_promotion(site, step):
     """The process dies (os._exit: no cleanup, no commit) at each step; labels and rows agree afterwards."""
     alpha, beta, gamma = site.build("alpha"), site.build("beta"), site.build("gamma")
-    promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "l")
+    promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "l")
     site.db.close()
     pid = os.fork()
     if pid == 0:  # the promoting process
@@ -486,7 +486,7 @@ def test_a_crash_between_the_steps_is_repaired_by_the_next_promotion(site, step)
                 os._exit(137)
 
         db = StateDB(site.tmp / "state.db")
-        promote(db, site.layout, beta.commit_hash, beta.distgit_hash, "l", on_step=die)
+        promote(db, site.layout, beta.commit_hash, beta.distro_hash, "l", on_step=die)
         os._exit(0)
     _pid, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 137
@@ -494,7 +494,7 @@ def test_a_crash_between_the_steps_is_repaired_by_the_next_promotion(site, step)
     committed = step == "committed"
     assert journal.journal_path(site.layout).exists() == (step != "rows")
     # The next promotion (of another label) first finishes or undoes the interrupted one.
-    other = promote(site.db, site.layout, gamma.commit_hash, gamma.distgit_hash, "other")
+    other = promote(site.db, site.layout, gamma.commit_hash, gamma.distro_hash, "other")
     if step == "rows":
         assert other.recovered is None
     else:
@@ -563,7 +563,7 @@ def test_a_label_moved_between_decision_and_promotion_is_not_overwritten(site):
     site.vote(beta, "scenario001", True, timestamp=10)
     decision = decide(site.db, site.layout, target)
     assert decision.chosen.ref_hash == beta.repo_hash
-    promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "l")  # another promoter was faster
+    promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "l")  # another promoter was faster
     with pytest.raises(Conflict, match=r"it moved meanwhile"):
         promote_batch(site.db, site.layout, decision.items)
     assert site.link("l").endswith(alpha.repo_hash)
@@ -609,8 +609,8 @@ def test_component_batch_moves_each_component_and_recomputes_the_aggregate(compo
         site.db,
         site.layout,
         [
-            PromoteItem("tripleo-ci-testing", alpha.commit_hash, alpha.distgit_hash),
-            PromoteItem("tripleo-ci-testing", beta.commit_hash, beta.distgit_hash),
+            PromoteItem("tripleo-ci-testing", alpha.commit_hash, alpha.distro_hash),
+            PromoteItem("tripleo-ci-testing", beta.commit_hash, beta.distro_hash),
         ],
         user="ops",
     )
@@ -646,12 +646,12 @@ def test_a_component_promotion_recomputes_the_aggregate_and_previous(components)
     site = components
     alpha = site.build("alpha", component="common")
     beta = site.build("beta", component="network")
-    promote(site.db, site.layout, alpha.commit_hash, alpha.distgit_hash, "l")
-    first = promote(site.db, site.layout, beta.commit_hash, beta.distgit_hash, "l")
+    promote(site.db, site.layout, alpha.commit_hash, alpha.distro_hash, "l")
+    first = promote(site.db, site.layout, beta.commit_hash, beta.distro_hash, "l")
     _text, digest = _dlrn_aggregate(site.repos, "l")
     assert first.moves[0].aggregate_hash == digest == first.dlrn()["aggregate_hash"]
     gamma = site.build("gamma", component="common")
-    second = promote(site.db, site.layout, gamma.commit_hash, gamma.distgit_hash, "l")
+    second = promote(site.db, site.layout, gamma.commit_hash, gamma.distro_hash, "l")
     _text, new_digest = _dlrn_aggregate(site.repos, "l")
     assert second.aggregate_hashes["l"] == new_digest != digest
     # previous-l in the common component keeps alpha, and previous-l's own aggregate follows.
@@ -669,8 +669,8 @@ def test_a_failed_batch_rolls_back_every_link(components):
         site.db,
         site.layout,
         [
-            PromoteItem("l", alpha.commit_hash, alpha.distgit_hash),
-            PromoteItem("l", beta.commit_hash, beta.distgit_hash),
+            PromoteItem("l", alpha.commit_hash, alpha.distro_hash),
+            PromoteItem("l", beta.commit_hash, beta.distro_hash),
         ],
     )
     alpha2, beta2 = site.build("alpha", component="common"), site.build("beta", component="network")
@@ -689,8 +689,8 @@ def test_a_failed_batch_rolls_back_every_link(components):
             site.db,
             site.layout,
             [
-                PromoteItem("l", alpha2.commit_hash, alpha2.distgit_hash),
-                PromoteItem("l", beta2.commit_hash, beta2.distgit_hash),
+                PromoteItem("l", alpha2.commit_hash, alpha2.distro_hash),
+                PromoteItem("l", beta2.commit_hash, beta2.distro_hash),
             ],
             on_step=block_second_link,
         )
@@ -706,10 +706,10 @@ def test_a_batch_is_checked_whole_before_anything_moves(components):
     alpha = site.build("alpha", component="common")
     beta = site.build("beta", component="network")
     before = site.snapshot()
-    first = PromoteItem("l", alpha.commit_hash, alpha.distgit_hash)
+    first = PromoteItem("l", alpha.commit_hash, alpha.distro_hash)
     bad = [
-        [first, PromoteItem("current", beta.commit_hash, beta.distgit_hash)],
-        [first, PromoteItem("l", "f" * 40, beta.distgit_hash)],
+        [first, PromoteItem("current", beta.commit_hash, beta.distro_hash)],
+        [first, PromoteItem("l", "f" * 40, beta.distro_hash)],
         [first, first],
     ]
     for items, error in zip(bad, (ForbiddenLabel, UnknownHash, InvalidRequest), strict=True):
@@ -728,7 +728,7 @@ def test_aggregates_are_promoted_by_criteria_as_one_batch(components):
     candidate = promote_batch(
         site.db,
         site.layout,
-        [PromoteItem("promoted-components", r.commit_hash, r.distgit_hash) for r in (alpha, beta)],
+        [PromoteItem("promoted-components", r.commit_hash, r.distro_hash) for r in (alpha, beta)],
     ).aggregate_hashes["promoted-components"]
     target = Criteria("tripleo-ci-testing", "promoted-components", ("periodic-integration",))
     decision, result = promote_by_criteria(site.db, site.layout, target)

@@ -27,7 +27,7 @@ PLAYBOOK = """\
   vars:
     build: &build
       commit_hash: "{{ alpha.commit_hash }}"
-      distro_hash: "{{ alpha.distgit_hash }}"
+      distro_hash: "{{ alpha.distro_hash }}"
     criteria:
       candidate_label: consistent
       criteria: [JOB]
@@ -145,7 +145,7 @@ def test_modules_vote_and_promote_idempotently_through_ansible(tmp_path, rpms):
         "state_db": str(tmp_path / "state.db"),
         "repos_dir": str(tmp_path / "repos"),
         "results": str(results),
-        "alpha": {"commit_hash": alpha.commit_hash, "distgit_hash": alpha.distgit_hash},
+        "alpha": {"commit_hash": alpha.commit_hash, "distro_hash": alpha.distro_hash},
     }
     run_playbook(playbook, extra)
     out = json.loads(results.read_text())

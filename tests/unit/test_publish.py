@@ -75,7 +75,7 @@ def test_layout_files_and_links_match_dlrn(tmp_path, gpg_home, rpms):
         "https://opendev.org/x/alpha",
         results["alpha"].repo_hash.split("_")[0],
         "https://example.org/alpha-distgit",
-        db.get(results["alpha"].commit_id).distgit_hash,
+        db.get(results["alpha"].commit_id).distro_hash,
         "SUCCESS",
     ]
     assert rows[1][9] == "alpha-1.0-1" and rows[1][8] == "None"
@@ -135,7 +135,7 @@ def _new(project):
         "project": project,
         "release": "master",
         "commit_hash": hexhash(project),
-        "distgit_hash": hexhash("d", project),
+        "distro_hash": hexhash("d", project),
     }
 
 

@@ -95,7 +95,7 @@ class Scene:
         return self.arts[record.project] if record.status == "SUCCESS" else None
 
     def build_dir(self, record) -> Path:
-        return self.options.layout().commit_dir(record.commit_hash, record.distgit_hash, record.component)
+        return self.options.layout().commit_dir(record.commit_hash, record.distro_hash, record.component)
 
     def current_link(self, record) -> Path:
         return self.options.layout().link_base(record.component) / "current"

@@ -40,7 +40,7 @@ def buildinfo(project: str, sha: tuple[str, str], outputs: dict[str, str]) -> di
             "upstream": f"file:///ci/example/upstream/{project}",
             "distgit": f"file:///ci/example/distgit/{project}-distgit",
             "commit_hash": sha[0],
-            "distgit_hash": sha[1],
+            "distro_hash": sha[1],
         },
         "settings": {"rpm_nodeps": None, "rpm_dist": None, "sbuild_chroot": None},
         "outputs": [{"name": name, "sha256": digest, "size": 1} for name, digest in outputs.items()],
@@ -94,7 +94,7 @@ def test_plan_rebuilds_every_successful_package_from_its_recorded_commits(run):
     result = plan(str(path), rewrites={"file:///ci/example": "file:///home/me/example"})
     assert [r["job"]["project"] for r in result["rebuilds"]] == ["keystone", "keystonemiddleware"]
     job = result["rebuilds"][1]["job"]
-    assert (job["commit_hash"], job["distgit_hash"]) == KSM
+    assert (job["commit_hash"], job["distro_hash"]) == KSM
     assert job["upstream"] == "file:///home/me/example/upstream/keystonemiddleware"
     assert result["rebuilds"][1]["backend"] == "dpkg"
     assert result["rebuilds"][1]["recorded"]["outputs"][0]["sha256"] == "1" * 64

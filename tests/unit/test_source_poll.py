@@ -37,7 +37,7 @@ def world(tmp_path):
 
 
 def heads(report):
-    return {p.project: (p.commit_hash, p.distgit_hash) for p in report.packages}
+    return {p.project: (p.commit_hash, p.distro_hash) for p in report.packages}
 
 
 def test_first_poll_reports_every_package_with_commit_details(world):

@@ -20,7 +20,7 @@ def change(project, commit, distgit="d" * 40, *, release="master", dt_commit=100
         project=project,
         release=release,
         commit_hash=commit.ljust(40, "0"),
-        distgit_hash=distgit.ljust(40, "0"),
+        distro_hash=distgit.ljust(40, "0"),
         dt_commit=dt_commit,
         **extra,
     )
@@ -230,7 +230,7 @@ def test_queue_is_idempotent_and_returns_only_new_commits(db):
     assert first[0].dt_queued > 0
     # Same poll again, plus one new distgit commit for nova and a duplicate inside the batch.
     again = db.queue([change("nova", "a"), change("glance", "b"), change("nova", "a", "e"), change("nova", "a", "e")])
-    assert [(record.project, record.distgit_hash[:1]) for record in again] == [("nova", "e")]
+    assert [(record.project, record.distro_hash[:1]) for record in again] == [("nova", "e")]
     # Another release is another build of the same commit.
     assert len(db.queue([change("nova", "a", release="zed")])) == 1
     assert len(db.commits()) == 4
@@ -239,7 +239,7 @@ def test_queue_is_idempotent_and_returns_only_new_commits(db):
 
 def test_queue_accepts_mappings_and_names_bad_fields(db):
     new = db.queue(
-        [{"project": "nova", "release": "master", "commit_hash": "a" * 40, "distgit_hash": "b" * 40, "dt_commit": 5}]
+        [{"project": "nova", "release": "master", "commit_hash": "a" * 40, "distro_hash": "b" * 40, "dt_commit": 5}]
     )
     assert new[0].dt_commit == 5
     with pytest.raises(InputError, match=r"queued commit #0 \(nova\): commit_hash must be a non-empty string"):
@@ -266,7 +266,7 @@ def test_heads_are_the_newest_known_commit_per_project(db):
     )
     heads = db.heads("master")
     assert {project: record.commit_hash[:2] for project, record in heads.items()} == {"nova": "n2", "glance": "g1"}
-    assert heads["glance"].distgit_hash.startswith("e")
+    assert heads["glance"].distro_hash.startswith("e")
     # A failed or retried head is still known: polling must not queue it again.
     build(db, heads["nova"], "FAILED")
     assert db.heads("master")["nova"].commit_hash.startswith("n2")

@@ -35,7 +35,7 @@ def find_commit(
     """
     if not no_extended_hash(extended_hash) or not commit_hash or not distro_hash:
         return None
-    found = db.commits(status=SUCCESS, commit_hash=commit_hash, distgit_hash=distro_hash, limit=1)
+    found = db.commits(status=SUCCESS, commit_hash=commit_hash, distro_hash=distro_hash, limit=1)
     return found[0] if found else None
 
 
@@ -90,7 +90,7 @@ def _newest_vote(
     # would answer them with a 500.
     sql = (
         "SELECT v.id, v.timestamp, v.job_id, v.success, v.in_progress, v.user, v.commit_id,"
-        " c.commit_hash, c.distgit_hash, c.component"
+        " c.commit_hash, c.distro_hash, c.component"
         " FROM votes AS v JOIN commits AS c ON c.id = v.commit_id"
         " WHERE v.aggregate = 0 AND v.timestamp > ? AND c.status = ?"
     )
@@ -181,7 +181,7 @@ def promotions(
 ) -> List[PromotionRow]:
     """DLRN's promotions listing: newest recorded first, after ``offset``, at most ``limit``."""
     sql = (
-        "SELECT p.timestamp, p.label, p.user, p.component, p.aggregate_hash, c.commit_hash, c.distgit_hash,"
+        "SELECT p.timestamp, p.label, p.user, p.component, p.aggregate_hash, c.commit_hash, c.distro_hash,"
         " c.component FROM promotions AS p JOIN commits AS c ON c.id = p.commit_id WHERE p.aggregate = 0"
     )
     args: List[Any] = []
@@ -249,7 +249,7 @@ def vote_page(db: StateDB, offset: int, limit: int, *, aggregate: bool) -> Tuple
         )
     else:
         sql = (
-            "SELECT v.ref_hash, v.success, v.timestamp, c.commit_hash, c.distgit_hash, c.component FROM votes AS v"
+            "SELECT v.ref_hash, v.success, v.timestamp, c.commit_hash, c.distro_hash, c.component FROM votes AS v"
             " JOIN commits AS c ON c.id = v.commit_id WHERE v.aggregate = 0 AND v.job_id != ?"
             " ORDER BY v.timestamp DESC, v.id DESC LIMIT ? OFFSET ?"
         )
@@ -289,7 +289,7 @@ def vote_details(
 ) -> List[Dict[str, Any]]:
     """Votes for the civotes detail pages, newest first, by build, aggregate, component and/or job."""
     sql = (
-        "SELECT v.*, c.commit_hash, c.distgit_hash, c.component FROM votes AS v"
+        "SELECT v.*, c.commit_hash, c.distro_hash, c.component FROM votes AS v"
         " LEFT JOIN commits AS c ON c.id = v.commit_id WHERE v.aggregate = ?"
     )
     args: List[Any] = [int(aggregate)]

@@ -116,7 +116,7 @@ def import_commit(db: StateDB, config: ApiConfig, repo_url: str) -> List[str]:
                 project=project,
                 release=config.release,
                 commit_hash=_field(commit, "commit_hash", where),
-                distgit_hash=_field(commit, "distro_hash", where),
+                distro_hash=_field(commit, "distro_hash", where),
                 dt_commit=dt_commit,
                 dt_distgit=dt_distro,
                 commit_branch=_optional(commit, "commit_branch"),

@@ -71,13 +71,13 @@ def read_debian(distgit_dir: str, where: str) -> DebianInfo:
     )
 
 
-def changelog_entry(info: DebianInfo, version: pbr.PackageVersion, project: str, distgit_hash: str) -> str:
+def changelog_entry(info: DebianInfo, version: pbr.PackageVersion, project: str, distro_hash: str) -> str:
     """Our top changelog entry for this snapshot, dated at the commit time."""
     date = formatdate(version.commit_time, usegmt=False, localtime=False).replace("-0000", "+0000")
     return (
         f"{info.source} ({version.deb_version}) {info.distribution}; urgency=medium\n\n"
         f"  * Snapshot of {project} {version.commit_hash} (upstream {version.upstream_version}),\n"
-        f"    packaging {distgit_hash}, built by distroforge.\n\n"
+        f"    packaging {distro_hash}, built by distroforge.\n\n"
         f" -- {MAINTAINER}  {date}\n\n"
     )
 
@@ -108,7 +108,7 @@ def prepare_tree(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[
     with open(changelog, encoding="utf-8") as handle:
         old = handle.read()
     with open(changelog, "w", encoding="utf-8") as handle:
-        handle.write(changelog_entry(info, version, inputs.project, inputs.distgit_hash) + old)
+        handle.write(changelog_entry(info, version, inputs.project, inputs.distro_hash) + old)
     env = base_env(version.commit_time, {"DEBEMAIL": MAINTAINER, "PBR_VERSION": version.upstream_version})
     return deb_root, package_dir, env
 

@@ -30,13 +30,13 @@ def _relations(mirror_dir: str, job: Mapping[str, Any]) -> deps.Relations:
     if not os.path.isdir(mirror):
         return deps.Relations()
     names = run(
-        ["git", "--git-dir", mirror, "ls-tree", "-r", "--name-only", job["distgit_hash"]], check=False
+        ["git", "--git-dir", mirror, "ls-tree", "-r", "--name-only", job["distro_hash"]], check=False
     ).stdout.split()
     relations = deps.Relations()
     for name in names:
         for kind in backends.kinds():
             if kind.is_packaging_file(name):
-                text = run(["git", "--git-dir", mirror, "show", f"{job['distgit_hash']}:{name}"], check=False).stdout
+                text = run(["git", "--git-dir", mirror, "show", f"{job['distro_hash']}:{name}"], check=False).stdout
                 found = kind.relations(text)
                 relations.provides |= found.provides
                 relations.build_requires |= found.build_requires
@@ -107,7 +107,7 @@ def plan(
                     "upstream": pkg["upstream"],
                     "distgit": pkg.get("distgit") or pkg["master-distgit"],
                     "commit_hash": record.commit_hash,
-                    "distgit_hash": record.distgit_hash,
+                    "distro_hash": record.distro_hash,
                 }
             )
     waves, cycle = _order(jobs, mirror_dir)

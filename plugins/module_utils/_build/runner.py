@@ -50,13 +50,13 @@ class BuildJob:
     upstream: str
     distgit: str
     commit_hash: str
-    distgit_hash: str
+    distro_hash: str
     commit_id: int | None = None
 
     @property
     def key(self) -> str:
         """``<commit_hash>_<distgit8>``, DLRN's name for a build."""
-        return f"{self.commit_hash}_{self.distgit_hash[:8]}"
+        return f"{self.commit_hash}_{self.distro_hash[:8]}"
 
 
 @dataclass
@@ -127,7 +127,7 @@ class BuildResult:
     project: str
     name: str
     commit_hash: str
-    distgit_hash: str
+    distro_hash: str
     commit_id: int | None
     backend: str
     status: str
@@ -230,15 +230,15 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     backend = settings.make_backend()
     build_dir = os.path.join(scratch, "build")
     upstream_mirror = srcgit.ensure_commit(settings.mirror_dir, job.upstream, job.commit_hash)
-    distgit_mirror = srcgit.ensure_commit(settings.mirror_dir, job.distgit, job.distgit_hash)
+    distgit_mirror = srcgit.ensure_commit(settings.mirror_dir, job.distgit, job.distro_hash)
     distgit_dir = os.path.join(scratch, "distgit")
-    _export(distgit_mirror, job.distgit_hash, distgit_dir, job.project)
+    _export(distgit_mirror, job.distro_hash, distgit_dir, job.project)
     extra: dict[str, Any] = {"distgit_files": _distgit_files(distgit_dir)}
     packaging = backend.kind.read_packaging(distgit_dir, job.project)  # fail early, before the sdist
     backend.prepare(log)
     source = make_source(upstream_mirror, job.commit_hash, build_dir, log, epoch=packaging.epoch, project=job.project)
     extra["source_tarball"] = {"name": os.path.basename(source.tarball), "sha256": source.sha256}
-    inputs = BuildInputs(build_dir, distgit_dir, source, log, job.project, job.distgit_hash)
+    inputs = BuildInputs(build_dir, distgit_dir, source, log, job.project, job.distro_hash)
     against = settings.packages_for(backend.kind)
     extra["build_against"] = [{"name": os.path.basename(p), "sha256": sha256_file(p)} for p in against]
     if against:
@@ -294,7 +294,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
             disk_limit=settings.disk_limit * MIB,
         )
         log.write(
-            f"distroforge build of {job.project} {job.commit_hash} (distgit {job.distgit_hash}) "
+            f"distroforge build of {job.project} {job.commit_hash} (distgit {job.distro_hash}) "
             f"with {settings.backend}, attempt {attempts}"
         )
         verdict: Verdict | None = None
@@ -343,7 +343,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
                 "upstream": job.upstream,
                 "distgit": job.distgit,
                 "commit_hash": job.commit_hash,
-                "distgit_hash": job.distgit_hash,
+                "distro_hash": job.distro_hash,
                 **{k: v for k, v in extra.items() if k in ("source_tarball", "distgit_files", "build_against")},
             },
             "version": version.as_dict(),
@@ -379,7 +379,7 @@ def _result(
         project=job.project,
         name=job.name,
         commit_hash=job.commit_hash,
-        distgit_hash=job.distgit_hash,
+        distro_hash=job.distro_hash,
         commit_id=job.commit_id,
         backend=settings.backend,
         status=status,

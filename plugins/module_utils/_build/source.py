@@ -45,7 +45,7 @@ class BuildInputs:
     source: Source
     log: BuildLog
     project: str
-    distgit_hash: str
+    distro_hash: str
 
 
 @dataclass(frozen=True)

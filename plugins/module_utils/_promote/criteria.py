@@ -390,12 +390,12 @@ def _build_items(
         return None
     candidate.commit_hash, candidate.distro_hash, candidate.component = (
         record.commit_hash,
-        record.distgit_hash,
+        record.distro_hash,
         record.component,
     )
     link = LabelLink(layout, criteria.label, record.component if layout.use_components else None)
     expect = repo_hash_of(link.read()) or ""
-    return [PromoteItem(criteria.label, record.commit_hash, record.distgit_hash, expect=expect)]
+    return [PromoteItem(criteria.label, record.commit_hash, record.distro_hash, expect=expect)]
 
 
 def aggregate_builds(layout: Layout, directory: Path) -> List[str]:
@@ -436,7 +436,7 @@ def _items_for(layout: Layout, label: str, records: List[CommitRecord]) -> List[
         PromoteItem(
             label,
             record.commit_hash,
-            record.distgit_hash,
+            record.distro_hash,
             expect=repo_hash_of(LabelLink(layout, label, record.component).read()) or "",
         )
         for record in records

@@ -54,7 +54,7 @@ def find_build(
             f"commit_hash+distro_hash+extended_hash {name}_{extended_hash} not found: builds from the package"
             " database have no extended hash; leave extended_hash out"
         )
-    records = db.commits(commit_hash=commit, distgit_hash=distro, limit=None)
+    records = db.commits(commit_hash=commit, distro_hash=distro, limit=None)
     if not records:
         raise UnknownHash(
             f"commit_hash+distro_hash {name} not found in the state DB {db.path}: give the hashes of a built commit"
@@ -78,7 +78,7 @@ def find_build(
 
 def build_dir(layout: Layout, record: CommitRecord) -> Path:
     """A build's published directory."""
-    return layout.commit_dir(record.commit_hash, record.distgit_hash, record.component)
+    return layout.commit_dir(record.commit_hash, record.distro_hash, record.component)
 
 
 def find_record(db: StateDB, repo_hash: Optional[str]) -> Optional[CommitRecord]:
@@ -86,7 +86,7 @@ def find_record(db: StateDB, repo_hash: Optional[str]) -> Optional[CommitRecord]
     if not repo_hash:
         return None
     commit, _sep, distro = repo_hash.partition("_")
-    records = db.commits(commit_hash=commit, distgit_hash=distro or None, limit=None)
+    records = db.commits(commit_hash=commit, distro_hash=distro or None, limit=None)
     records.sort(key=lambda record: record.status != SUCCESS)  # stable: newest successful first
     return records[0] if records else None
 

@@ -82,9 +82,9 @@ class LabelLink:
         """The link's path relative to ``repos/`` (how results and the journal name it)."""
         return str(self.path.relative_to(self.layout.repos_dir))
 
-    def target_for(self, commit_hash: str, distgit_hash: str) -> str:
+    def target_for(self, commit_hash: str, distro_hash: str) -> str:
         """The relative target a promotion of this build writes (``xx/yy/<commit>_<distgit8>``)."""
-        return os.path.relpath(self.layout.commit_dir(commit_hash, distgit_hash, self.component), self.base)
+        return os.path.relpath(self.layout.commit_dir(commit_hash, distro_hash, self.component), self.base)
 
     def read(self) -> Optional[str]:
         """Where the link points now (its raw target), None when there is no link.

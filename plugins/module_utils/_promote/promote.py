@@ -268,7 +268,7 @@ def _plan(
         _check_expect(item, link, old)
         if not force:
             _check_agrees_with_db(db, layout, link, old)
-        target = link.target_for(record.commit_hash, record.distgit_hash)
+        target = link.target_for(record.commit_hash, record.distro_hash)
         changed = old != target
         rel_dir = os.path.relpath(build_dir(layout, record), layout.repos_dir)
         plan.moves.append(
@@ -278,7 +278,7 @@ def _plan(
                 link=link.rel,
                 repo_hash=record.repo_hash,
                 commit_hash=record.commit_hash,
-                distro_hash=record.distgit_hash,
+                distro_hash=record.distro_hash,
                 target=target,
                 repo_url=layout.url(rel_dir),
                 previous=repo_hash_of(old),

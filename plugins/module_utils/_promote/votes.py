@@ -96,7 +96,7 @@ def _shape(vote: Vote, stamp: int, record: Optional[CommitRecord], stored: Optio
     source = stored if stored is not None else vote
     return {
         "commit_hash": record.commit_hash if record else None,
-        "distro_hash": record.distgit_hash if record else None,
+        "distro_hash": record.distro_hash if record else None,
         "extended_hash": None,
         "aggregate_hash": vote.aggregate_hash or None,
         "timestamp": stored.timestamp if stored else stamp,

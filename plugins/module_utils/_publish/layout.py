@@ -2,7 +2,7 @@
 
 The layout is DLRN's, so its consumers work unchanged::
 
-    repos/<h[0:2]>/<h[2:4]>/<commit_hash>_<distgit_hash[0:8]>/   one build
+    repos/<h[0:2]>/<h[2:4]>/<commit_hash>_<distro_hash[0:8]>/   one build
     repos/current -> <that path>            moves on every successful build
     repos/consistent -> <that path>         only when no package's latest build failed
     repos/component/<c>/<h[0:2]>/<h[2:4]>/<hash>/   with components
@@ -82,7 +82,7 @@ class VersionRow:
     upstream: str
     commit_hash: str
     distgit: str
-    distgit_hash: str
+    distro_hash: str
     status: str
     last_success: Optional[int]
     component: Optional[str]
@@ -95,7 +95,7 @@ class VersionRow:
             self.upstream,
             self.commit_hash,
             self.distgit,
-            self.distgit_hash,
+            self.distro_hash,
             self.status,
             str(self.last_success) if self.last_success is not None else "None",
             self.component if self.component else "None",
@@ -190,18 +190,18 @@ class Layout:
 
     # -- commit repositories -------------------------------------------------------
 
-    def commit_rel(self, commit_hash: str, distgit_hash: str, component: Optional[str]) -> str:
+    def commit_rel(self, commit_hash: str, distro_hash: str, component: Optional[str]) -> str:
         """A build's directory relative to ``repos/`` (component prefix only in component mode)."""
         if self.use_components and not component:
             raise InputError(
                 f"commit {commit_hash[:12]} has no component but use_components is true:"
                 " give every package a component in the package database, or publish without components"
             )
-        return repo_path(commit_hash, distgit_hash, component=component if self.use_components else None)
+        return repo_path(commit_hash, distro_hash, component=component if self.use_components else None)
 
-    def commit_dir(self, commit_hash: str, distgit_hash: str, component: Optional[str]) -> Path:
+    def commit_dir(self, commit_hash: str, distro_hash: str, component: Optional[str]) -> Path:
         """Absolute directory of a build."""
-        return self.repos_dir / self.commit_rel(commit_hash, distgit_hash, component)
+        return self.repos_dir / self.commit_rel(commit_hash, distro_hash, component)
 
     def link_base(self, component: Optional[str]) -> Path:
         """Directory holding ``current``/``consistent`` for a build (a component's in component mode)."""

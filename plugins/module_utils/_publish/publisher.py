@@ -249,7 +249,7 @@ class Publisher:
                 f"state DB commit {record.id} ({record.project} {record.commit_hash[:7]}) is {record.status}:"
                 " only finished builds (SUCCESS or FAILED) are published; finish the build first"
             )
-        rel = self.layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        rel = self.layout.commit_rel(record.commit_hash, record.distro_hash, record.component)
         return PublishResult(
             changed=False,
             commit_id=record.id,
@@ -261,7 +261,7 @@ class Publisher:
         )
 
     def _final(self, record: CommitRecord) -> Path:
-        return self.layout.commit_dir(record.commit_hash, record.distgit_hash, record.component)
+        return self.layout.commit_dir(record.commit_hash, record.distro_hash, record.component)
 
     def _done(self, record: CommitRecord) -> bool:
         return bool(record.flags & FLAG_PUBLISHED) and dir_status(self._final(record)) == record.status
@@ -378,7 +378,7 @@ class Publisher:
             if self.package_name(project) not in listed:  # never succeeded: DLRN lists its last processed build
                 rows.append(self._row(build, build.status, build.dt_build, ""))
         (staged / "versions.csv").write_text(layout.render_versions_csv(self._ordered(rows)), encoding="utf-8")
-        rel = self.layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        rel = self.layout.commit_rel(record.commit_hash, record.distro_hash, record.component)
         verification = self._verification(fmt, signer)
         if fmt == RPM:
             rpmrepo.write_rpm_metadata(
@@ -420,7 +420,7 @@ class Publisher:
         return Verification(signed_by=signed_by)
 
     def _write_commit_yaml(self, staged: Path, record: CommitRecord, own: List[Path], fmt: Optional[str]) -> None:
-        rel = self.layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        rel = self.layout.commit_rel(record.commit_hash, record.distro_hash, record.component)
         artifacts = ",".join(f"repos/{rel}/{path.name}" for path in own if _is_package(path.name, fmt or RPM))
         values = {
             "id": record.id,
@@ -433,7 +433,7 @@ class Publisher:
             "repo_dir": None,
             "distgit_dir": None,
             "commit_hash": record.commit_hash,
-            "distro_hash": record.distgit_hash,
+            "distro_hash": record.distro_hash,
             "extended_hash": None,
             "commit_branch": record.commit_branch,
             "status": record.status,
@@ -530,7 +530,7 @@ class Publisher:
             upstream=upstream,
             commit_hash=build.commit_hash,
             distgit=distgit,
-            distgit_hash=build.distgit_hash,
+            distro_hash=build.distro_hash,
             status=status,
             last_success=last_success,
             component=build.component,

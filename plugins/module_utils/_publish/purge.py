@@ -230,7 +230,7 @@ def _what_stays(
 
 
 def _build_dir(layout: Layout, record: CommitRecord) -> Path:
-    return layout.commit_dir(record.commit_hash, record.distgit_hash, record.component)
+    return layout.commit_dir(record.commit_hash, record.distro_hash, record.component)
 
 
 def plan_purge(

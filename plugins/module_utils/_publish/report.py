@@ -40,7 +40,7 @@ def report_data(db: StateDB, layout: Layout, release: str) -> Dict[str, Any]:
     packages: List[Dict[str, Any]] = []
     records = db.last_builds(release=release)
     for record in records:
-        rel = layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        rel = layout.commit_rel(record.commit_hash, record.distro_hash, record.component)
         published = bool(record.flags & FLAG_PUBLISHED) and (layout.repos_dir / rel).is_dir()
         packages.append(
             {
@@ -48,7 +48,7 @@ def report_data(db: StateDB, layout: Layout, release: str) -> Dict[str, Any]:
                 "component": record.component,
                 "status": record.status,
                 "commit_hash": record.commit_hash,
-                "distgit_hash": record.distgit_hash,
+                "distro_hash": record.distro_hash,
                 "repo_hash": record.repo_hash,
                 "nvr": record.nvr,
                 "dt_commit": record.dt_commit,
@@ -168,14 +168,14 @@ def render_csv(db: StateDB, layout: Layout, release: str, names: Optional[Mappin
     lines = [REPORT_CSV_HEADER]
     records = db.last_builds(release=release)
     for record in sorted(records, key=lambda r: names.get(r.project, r.project)):
-        rel = layout.commit_rel(record.commit_hash, record.distgit_hash, record.component)
+        rel = layout.commit_rel(record.commit_hash, record.distro_hash, record.component)
         packages = sorted(
             f"repos/{rel}/{Path(path).name}" for path in record.artifacts if path.endswith(_PACKAGE_SUFFIXES)
         )
         fields = [
             names.get(record.project, record.project),
             record.commit_hash,
-            record.distgit_hash,
+            record.distro_hash,
             "None",
             record.component or "None",
             record.status,

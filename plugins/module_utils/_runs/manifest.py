@@ -145,7 +145,7 @@ class Manifest:
     pkgdb: Optional[str] = None
     workdir: Optional[str] = None
     repos_dir: Optional[str] = None
-    # The tested repository: <commit_hash>_<distgit_hash[:8]>, its directory under repos/ and its URL.
+    # The tested repository: <commit_hash>_<distro_hash[:8]>, its directory under repos/ and its URL.
     repo_hash: str = dataclasses.field(default="", metadata=NON_EMPTY)
     repo_path: str = dataclasses.field(default="", metadata=NON_EMPTY)
     repo_url: str = dataclasses.field(default="", metadata=NON_EMPTY)

@@ -35,7 +35,7 @@ class PackagePoll:
     source_branch: str
     distgit_branch: str
     commit_hash: str | None = None
-    distgit_hash: str | None = None
+    distro_hash: str | None = None
     changed: bool = False
     commit: git.CommitInfo | None = None
     distgit_commit: git.CommitInfo | None = None
@@ -52,7 +52,7 @@ class PackagePoll:
             "source_branch": self.source_branch,
             "distgit_branch": self.distgit_branch,
             "commit_hash": self.commit_hash,
-            "distgit_hash": self.distgit_hash,
+            "distro_hash": self.distro_hash,
         }
         if self.commit is not None:
             out.update(commit_time=self.commit.commit_time, author=self.commit.author, subject=self.commit.subject)
@@ -89,19 +89,19 @@ def _poll_one(
                 "upstream and distgit must each be one git URL (several upstreams are not supported)"
             )
         result.commit_hash = git.resolve(result.upstream, source_branch, timeout=timeout)
-        result.distgit_hash = git.resolve(result.distgit, distgit_branch, timeout=timeout)
-        if known == (result.commit_hash, result.distgit_hash):
+        result.distro_hash = git.resolve(result.distgit, distgit_branch, timeout=timeout)
+        if known == (result.commit_hash, result.distro_hash):
             return result
         result.changed = True
         if not fetch:
             # A dry run changes nothing on disk: the details come from mirrors that have the commits already.
             result.commit = git.cached_commit_info(mirror_dir, result.upstream, result.commit_hash)
-            result.distgit_commit = git.cached_commit_info(mirror_dir, result.distgit, result.distgit_hash)
+            result.distgit_commit = git.cached_commit_info(mirror_dir, result.distgit, result.distro_hash)
             return result
         mirror = git.ensure_commit(mirror_dir, result.upstream, result.commit_hash, timeout=timeout)
         result.commit = git.commit_info(mirror, result.commit_hash)
-        distgit_mirror = git.ensure_commit(mirror_dir, result.distgit, result.distgit_hash, timeout=timeout)
-        result.distgit_commit = git.commit_info(distgit_mirror, result.distgit_hash)
+        distgit_mirror = git.ensure_commit(mirror_dir, result.distgit, result.distro_hash, timeout=timeout)
+        result.distgit_commit = git.commit_info(distgit_mirror, result.distro_hash)
     except (DistroforgeError, OSError) as exc:
         result.changed = False
         result.error = str(exc)
@@ -133,7 +133,7 @@ def poll(
     timeout: float = 120,
     fetch: bool = True,
 ) -> PollReport:
-    """Poll ``packages``; ``known`` maps project → (commit_hash, distgit_hash) last seen.
+    """Poll ``packages``; ``known`` maps project → (commit_hash, distro_hash) last seen.
 
     Results keep the order of ``packages``.  ``fetch=False`` (check mode)
     fetches nothing into the mirrors: a new commit's time, author and

@@ -43,7 +43,7 @@ def poll_and_queue(
         if opened is None and record:
             raise InputError("db: give the state DB to record new commits in")
         heads = opened.heads(release) if opened is not None else {}
-        known = {project: (rec.commit_hash, rec.distgit_hash) for project, rec in heads.items()}
+        known = {project: (rec.commit_hash, rec.distro_hash) for project, rec in heads.items()}
         report = poll(pkgs, known, mirror_dir=mirror_dir, workers=workers, timeout=timeout, fetch=record)
         new_commits = [p.as_dict() for p in report.changed]
         components = {pkg["project"]: pkg.get("component") for pkg in pkgs}
@@ -53,7 +53,7 @@ def poll_and_queue(
                     project=p.project,
                     release=release,
                     commit_hash=p.commit_hash,
-                    distgit_hash=p.distgit_hash,
+                    distro_hash=p.distro_hash,
                     dt_commit=p.commit.commit_time,
                     commit_branch=p.source_branch,
                     distgit_branch=p.distgit_branch,
@@ -64,9 +64,9 @@ def poll_and_queue(
                 )
                 for p in report.changed
             )
-            ids = {(c.project, c.commit_hash, c.distgit_hash): c.id for c in queued}
+            ids = {(c.project, c.commit_hash, c.distro_hash): c.id for c in queued}
             for row in new_commits:
-                row["queued_id"] = ids.get((row["project"], row["commit_hash"], row["distgit_hash"]))
+                row["queued_id"] = ids.get((row["project"], row["commit_hash"], row["distro_hash"]))
     return {
         "changed": bool(new_commits),
         "new_commits": new_commits,

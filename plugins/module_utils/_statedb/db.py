@@ -72,7 +72,7 @@ class NewCommit:
     project: str
     release: str
     commit_hash: str
-    distgit_hash: str
+    distro_hash: str
     dt_commit: int
     commit_branch: Optional[str] = None
     distgit_branch: Optional[str] = None
@@ -84,7 +84,7 @@ class NewCommit:
 
     def validate(self, where: str) -> None:
         """Raise InputError naming ``where`` and the field when a value is unusable."""
-        for name in ("project", "release", "commit_hash", "distgit_hash"):
+        for name in ("project", "release", "commit_hash", "distro_hash"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise InputError(f"{where}: {name} must be a non-empty string, got {value!r}")
@@ -98,13 +98,13 @@ class NewCommit:
 
 @dataclasses.dataclass(frozen=True)
 class CommitRecord:
-    """One (project, release, commit_hash, distgit_hash) and its build state."""
+    """One (project, release, commit_hash, distro_hash) and its build state."""
 
     id: int
     project: str
     release: str
     commit_hash: str
-    distgit_hash: str
+    distro_hash: str
     commit_branch: Optional[str]
     distgit_branch: Optional[str]
     dt_commit: int
@@ -126,8 +126,8 @@ class CommitRecord:
 
     @property
     def repo_hash(self) -> str:
-        """DLRN's name for this build's repository: ``<commit_hash>_<distgit_hash[:8]>``."""
-        return f"{self.commit_hash}_{self.distgit_hash[:8]}"
+        """DLRN's name for this build's repository: ``<commit_hash>_<distro_hash[:8]>``."""
+        return f"{self.commit_hash}_{self.distro_hash[:8]}"
 
     @property
     def repo_path(self) -> str:
@@ -512,7 +512,7 @@ class StateDB:
     def queue(self, changes: Iterable[Union[NewCommit, Mapping[str, Any]]]) -> List[CommitRecord]:
         """Record new commits as QUEUED in one transaction; returns only those that were new.
 
-        A (project, release, commit_hash, distgit_hash) already in the DB, or
+        A (project, release, commit_hash, distro_hash) already in the DB, or
         twice in ``changes``, is skipped, so re-running a poll is harmless.
         """
         items = [change if isinstance(change, NewCommit) else self._new_commit(change) for change in changes]
@@ -531,15 +531,15 @@ class StateDB:
                     (item.project, item.component, dt_queued, dt_queued),
                 )
                 cursor = conn.execute(
-                    "INSERT INTO commits (project, release, commit_hash, distgit_hash, commit_branch, distgit_branch,"
+                    "INSERT INTO commits (project, release, commit_hash, distro_hash, commit_branch, distgit_branch,"
                     " dt_commit, dt_distgit, author, subject, component, status, dt_queued)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (project, release, commit_hash, distgit_hash) DO NOTHING",
+                    " ON CONFLICT (project, release, commit_hash, distro_hash) DO NOTHING",
                     (
                         item.project,
                         item.release,
                         item.commit_hash,
-                        item.distgit_hash,
+                        item.distro_hash,
                         item.commit_branch,
                         item.distgit_branch,
                         item.dt_commit,
@@ -689,10 +689,10 @@ class StateDB:
         ]
 
     def commit(
-        self, commit_hash: str, distgit_hash: Optional[str] = None, *, release: Optional[str] = None
+        self, commit_hash: str, distro_hash: Optional[str] = None, *, release: Optional[str] = None
     ) -> Optional[CommitRecord]:
         """Return the newest record of ``commit_hash`` (and distgit hash or its prefix), or None."""
-        found = self.commits(commit_hash=commit_hash, distgit_hash=distgit_hash, release=release, limit=1)
+        found = self.commits(commit_hash=commit_hash, distro_hash=distro_hash, release=release, limit=1)
         return found[0] if found else None
 
     def commits(
@@ -702,12 +702,12 @@ class StateDB:
         *,
         release: Optional[str] = None,
         commit_hash: Optional[str] = None,
-        distgit_hash: Optional[str] = None,
+        distro_hash: Optional[str] = None,
         limit: Optional[int] = 100,
     ) -> List[CommitRecord]:
         """Return commits matching every given filter, newest recorded first.
 
-        ``distgit_hash`` may be a prefix (DLRN's repo names carry 8 characters).
+        ``distro_hash`` may be a prefix (DLRN's repo names carry 8 characters).
         """
         if status is not None and status not in STATUSES:
             raise InputError(f"state DB {self.path}: status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -720,10 +720,10 @@ class StateDB:
         if commit_hash is not None:
             clauses.append("commit_hash = ?")
             args.append(commit_hash)
-        if distgit_hash:
+        if distro_hash:
             # substr, not LIKE: hashes must match literally.
-            clauses.append("substr(distgit_hash, 1, ?) = ?")
-            args.extend([len(distgit_hash), distgit_hash])
+            clauses.append("substr(distro_hash, 1, ?) = ?")
+            args.extend([len(distro_hash), distro_hash])
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._select(f"SELECT * FROM commits{where} ORDER BY id DESC", args, limit)
 
@@ -954,7 +954,7 @@ class StateDB:
         sql = "SELECT * FROM commits WHERE commit_hash = ?"
         args: List[Any] = [commit_hash]
         if distgit_prefix:
-            sql += " AND substr(distgit_hash, 1, ?) = ?"
+            sql += " AND substr(distro_hash, 1, ?) = ?"
             args.extend([len(distgit_prefix), distgit_prefix])
         row = conn.execute(f"{sql} ORDER BY id DESC LIMIT 1", args).fetchone()
         if row is None:

@@ -8,11 +8,12 @@ bump, so a crash leaves the DB at the old version or the new one, never
 between.
 
 Column names follow DLRN's data model where it has a word for the thing
-(``commit_hash``, ``dt_commit``, ``dt_build``, ``status``, ``notes``,
-``flags``, ``component``, ``commit_branch`` ...); where the collection
-already has its own word it wins: ``distgit_hash`` is DLRN's
-``distro_hash``, ``project`` its ``project_name``, ``label`` its
-``promotion_name``.
+(``commit_hash``, ``distro_hash``, ``dt_commit``, ``dt_build``, ``status``,
+``notes``, ``flags``, ``component``, ``commit_branch`` ...); where the
+collection has its own word, DLRN's is named beside it: ``project`` is its
+``project_name``, ``label`` its ``promotion_name``.  Migration 1 named the
+packaging commit ``distgit_hash``; migration 5 renames it to DLRN's
+``distro_hash``, the word the API, votes and docs use.
 """
 
 from __future__ import annotations
@@ -150,7 +151,14 @@ _V4 = (
     "CREATE INDEX votes_by_time ON votes (timestamp)",
 )
 
-MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+_V5 = (
+    # One word per concept: the packaging commit is DLRN's ``distro_hash``
+    # everywhere (API, votes, buildinfo, modules); SQLite >= 3.25 renames the
+    # column in the UNIQUE constraint and the indexes too.
+    "ALTER TABLE commits RENAME COLUMN distgit_hash TO distro_hash",
+)
+
+MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

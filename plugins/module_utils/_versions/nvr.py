@@ -83,21 +83,21 @@ def _check_hash(value: object, what: str) -> str:
 
 def repo_path(
     commit_hash: str,
-    distgit_hash: str,
+    distro_hash: str,
     *,
     extended_hash: Optional[str] = None,
     component: Optional[str] = None,
 ) -> str:
     """Directory of a build under ``repos/``, laid out exactly as DLRN does.
 
-    ``<commit_hash[0:2]>/<commit_hash[2:4]>/<commit_hash>_<distgit_hash[0:8]>``,
+    ``<commit_hash[0:2]>/<commit_hash[2:4]>/<commit_hash>_<distro_hash[0:8]>``,
     plus ``_<extended_hash[0:8]>`` (``_<first[0:8]>_<second[0:8]>`` for a
     dual ``first_second`` extended hash) and a ``component/<component>/``
     prefix, as DLRN's ``Commit.getshardedcommitdir`` builds them.
     """
     _check_hash(commit_hash, "commit_hash")
-    _check_hash(distgit_hash, "distgit_hash")
-    leaf = f"{commit_hash}_{distgit_hash[:8]}"
+    _check_hash(distro_hash, "distro_hash")
+    leaf = f"{commit_hash}_{distro_hash[:8]}"
     if extended_hash is not None:
         first, sep, second = extended_hash.partition("_") if isinstance(extended_hash, str) else ("", "", "")
         _check_hash(first, "extended_hash")
