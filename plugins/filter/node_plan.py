@@ -41,6 +41,18 @@ options:
   profiles:
     description: Container profiles by name; a node's C(profile) must be one of them.
     type: dict
+  known_hosts:
+    description: Hosts of the inventory; with O(need_ip), these may omit C(ip) and keep the inventory's address.
+    type: list
+    elements: str
+    default: []
+  driver:
+    description: The driver making these nodes, for the check against O(node_drivers).
+    type: str
+    default: ""
+  node_drivers:
+    description: Nodes already in the inventory and the driver that made each; another driver's name is refused.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -62,11 +74,30 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.erro
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import make_plan
 
 
-def node_plan(nodes, images, default_image, subnet=None, *, need_ip=False, profiles=None):
+def node_plan(
+    nodes,
+    images,
+    default_image,
+    subnet=None,
+    *,
+    need_ip=False,
+    profiles=None,
+    known_hosts=(),
+    driver="",
+    node_drivers=None,
+):
     """Filter entry point; see DOCUMENTATION."""
     try:
         return make_plan(
-            nodes, images=images, default_image=default_image, subnet=subnet, need_ip=need_ip, profiles=profiles
+            nodes,
+            images=images,
+            default_image=default_image,
+            subnet=subnet,
+            need_ip=need_ip,
+            profiles=profiles,
+            known_hosts=known_hosts,
+            driver=driver,
+            node_drivers=node_drivers,
         )
     except InputError as exc:
         raise AnsibleFilterError(str(exc)) from None

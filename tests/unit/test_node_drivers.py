@@ -98,7 +98,9 @@ def test_the_static_driver_adds_hosts_by_address(tmp_path):
 def test_the_static_driver_needs_each_address(tmp_path):
     proc = _play(tmp_path, {"node_provision_driver": "static", "node_provision_nodes": [{"name": "web1"}]})
     assert proc.returncode != 0
-    assert "node_provision_nodes[0].ip: the static driver needs the address of each host" in proc.stdout
+    assert "node_provision_nodes[0].ip: 'web1' is not in the inventory, so the static driver needs its address" in (
+        proc.stdout
+    )
 
 
 @pytest.mark.parametrize("driver", ["libvirt", "openstack"])

@@ -66,9 +66,24 @@ def test_bad_subnet_is_named():
 
 
 def test_static_hosts_need_an_address_and_get_no_derived_one():
-    with pytest.raises(InputError, match=r"node_provision_nodes\[0\].ip: the static driver needs"):
+    with pytest.raises(InputError, match=r"node_provision_nodes\[0\].ip: 'a' is not in the inventory, so the static"):
         plan([{"name": "a"}], subnet=None, need_ip=True)
     assert plan([{"name": "a", "ip": "192.0.2.7"}], subnet=None, need_ip=True)[0]["ip"] == "192.0.2.7"
+
+
+def test_static_hosts_of_the_inventory_keep_their_own_address():
+    assert plan([{"name": "a"}], subnet=None, need_ip=True, known_hosts=["a"])[0]["ip"] is None
+
+
+def test_a_name_another_driver_uses_is_refused_with_one_line():
+    owners = {"web1": "podman", "db1": "openstack"}
+    with pytest.raises(InputError) as err:
+        plan([{"name": "db1"}, {"name": "web1"}], subnet=None, driver="openstack", node_drivers=owners)
+    assert str(err.value) == (
+        "node_provision_nodes[1].name: 'web1' is already a node of the podman driver; pick another name "
+        "or remove that node first (node_provision_driver: podman, node_provision_state: absent)"
+    )
+    assert [n["name"] for n in plan([{"name": "web1"}], driver="podman", node_drivers=owners)] == ["web1"]
 
 
 def test_a_full_subnet_is_reported():

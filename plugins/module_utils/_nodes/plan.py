@@ -98,19 +98,33 @@ def make_plan(
     subnet: str | None,
     need_ip: bool = False,
     profiles: Mapping[str, Any] | None = None,
+    known_hosts: Iterable[str] = (),
+    driver: str = "",
+    node_drivers: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Validate ``nodes`` and return one plan dict per node.
 
     ``subnet`` set: every node gets an address in it (given or derived).
-    ``need_ip``: every node must give its address (static hosts).
+    ``need_ip``: every node must give its address (static hosts), except
+    hosts of the inventory (``known_hosts``), which keep their own.
+    ``node_drivers``: the inventory's nodes and the driver that made each;
+    a name another driver's node has is refused (``driver`` is this one).
     Errors name the list index, the field and the fix.
     """
+    known = set(known_hosts)
+    owners = dict(node_drivers or {})
     network = _parse_network(subnet)
     plans: list[NodePlan] = []
     seen: dict[str, int] = {}
     taken: set[str] = set()
     for index, node in enumerate(nodes):
         name = _check_name(index, node, seen)
+        owner = owners.get(name)
+        if driver and owner and owner != driver:
+            raise InputError(
+                f"{_where(index, 'name')}: '{name}' is already a node of the {owner} driver; pick another name "
+                f"or remove that node first (node_provision_driver: {owner}, node_provision_state: absent)"
+            )
         image = node.get("image") or default_image
         if image not in images:
             raise InputError(
@@ -123,8 +137,10 @@ def make_plan(
         ip = node.get("ip")
         if ip is not None:
             ip = _check_ip(index, ip, network, taken)
-        elif need_ip:
-            raise InputError(f"{_where(index, 'ip')}: the static driver needs the address of each host")
+        elif need_ip and name not in known:
+            raise InputError(
+                f"{_where(index, 'ip')}: '{name}' is not in the inventory, so the static driver needs its address"
+            )
         profile = node.get("profile") or "default"
         if profiles is not None and profile not in profiles:
             raise InputError(
