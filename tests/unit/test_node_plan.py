@@ -98,3 +98,12 @@ def test_profiles_are_checked_and_default_to_default():
     assert [n["profile"] for n in result] == ["default", "builder"]
     with pytest.raises(InputError, match=r"node_provision_nodes\[0\].profile: unknown profile 'root'"):
         plan([{"name": "a", "profile": "root"}], profiles=profiles)
+
+
+def test_vm_sizes_are_whole_numbers_and_unset_by_default():
+    result = plan([{"name": "a"}, {"name": "b", "memory": 2048, "cpus": "2", "disk": 20}])
+    assert [(n["memory"], n["cpus"], n["disk"]) for n in result] == [(None, None, None), (2048, 2, 20)]
+    for bad in (0, -1, "lots", 1.5, True):
+        with pytest.raises(InputError) as err:
+            plan([{"name": "a", "memory": bad}])
+        assert str(err.value) == f"node_provision_nodes[0].memory: '{bad}' must be a positive whole number"

@@ -19,7 +19,9 @@ from .._common.errors import InputError
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # The first addresses of a subnet are the gateway and what people hand out by hand.
 FIRST_DERIVED_HOST = 16
-KNOWN_KEYS = {"name", "image", "groups", "ip", "profile"}
+KNOWN_KEYS = {"name", "image", "groups", "ip", "profile", "memory", "cpus", "disk"}
+# Sizes of a VM node (libvirt driver): memory in MiB, disk in GiB; unset takes the driver's default.
+SIZE_KEYS = ("memory", "cpus", "disk")
 
 
 @dataclass
@@ -31,6 +33,9 @@ class NodePlan:
     ip: str | None
     groups: list[str] = field(default_factory=list)
     profile: str = "default"
+    memory: int | None = None
+    cpus: int | None = None
+    disk: int | None = None
 
 
 def _where(index: int, key: str = "") -> str:
@@ -75,6 +80,17 @@ def _check_name(index: int, node: Any, seen: dict[str, int]) -> str:
         raise InputError(f"{_where(index, 'name')}: duplicate node name '{name}' (also {_where(seen[name])})")
     seen[name] = index
     return name
+
+
+def _size(index: int, key: str, value: Any) -> int | None:
+    """A positive whole number (a templated one may come as a string of digits), or None when unset."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{_where(index, key)}: '{value}' must be a positive whole number")
+    return value
 
 
 def _check_ip(index: int, ip: Any, network: Any, taken: set[str]) -> str:
@@ -147,7 +163,8 @@ def make_plan(
                 f"{_where(index, 'profile')}: unknown profile '{profile}' (defined in node_provision_podman_profiles: "
                 f"{', '.join(sorted(profiles))})"
             )
-        plans.append(NodePlan(name=name, image=image, ip=ip, groups=list(groups), profile=profile))
+        sizes = {key: _size(index, key, node.get(key)) for key in SIZE_KEYS}
+        plans.append(NodePlan(name=name, image=image, ip=ip, groups=list(groups), profile=profile, **sizes))
     if network is not None:
         for plan in plans:
             if plan.ip is None:
