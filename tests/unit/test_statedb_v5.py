@@ -21,7 +21,7 @@ def test_version_4_db_keeps_its_builds_under_distro_hash(tmp_path):
     conn.execute("COMMIT")
     conn.close()
     with StateDB(path) as db:
-        assert db.schema_version == 5
+        assert db.schema_version >= 5
         (old,) = db.commits()
         assert (old.commit_hash, old.distro_hash, old.repo_hash) == ("a" * 40, "b" * 40, "a" * 40 + "_bbbbbbbb")
         # the uniqueness of a build survived the rename: the same commit pair is not queued twice

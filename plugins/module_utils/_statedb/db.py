@@ -28,7 +28,18 @@ from urllib.parse import quote
 from .._common.errors import DistroforgeError, InputError
 from .._common.locks import exclusive_lock
 from . import schema
-from .schema import BUILDING, FAILED, FLAG_PUBLISHED, FLAG_PURGED, QUEUED, RETRY, STATUSES, SUCCESS
+from .schema import (
+    BUILDING,
+    FAILED,
+    FLAG_PUBLISHED,
+    FLAG_PURGED,
+    NOTIFICATION_SENDING,
+    NOTIFICATION_SENT,
+    QUEUED,
+    RETRY,
+    STATUSES,
+    SUCCESS,
+)
 
 # Labels DLRN itself moves on every build; a promotion must not steal them.
 RESERVED_LABELS = ("current", "consistent")
@@ -182,7 +193,33 @@ class PromotionRecord:
         return dataclasses.asdict(self)
 
 
-_JSON_LISTS = ("artifacts", "maintainers")
+@dataclasses.dataclass(frozen=True)
+class BuildChange:
+    """A finished build whose status differs from the package's previous finished build (commit order)."""
+
+    build: CommitRecord
+    previous: Optional[CommitRecord]
+
+
+@dataclasses.dataclass(frozen=True)
+class NotificationRecord:
+    """A notification of one event on one channel: being sent (SENDING) or sent (SENT)."""
+
+    event_id: str
+    channel: str
+    state: str
+    kind: str
+    subject: str
+    recipients: List[str]
+    dt_claimed: int
+    dt_sent: Optional[int]
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return the record as plain data for a module result."""
+        return dataclasses.asdict(self)
+
+
+_JSON_LISTS = ("artifacts", "maintainers", "recipients")
 _BOOLS = ("aggregate", "success", "in_progress")
 
 
@@ -905,6 +942,139 @@ class StateDB:
         with self.reader() as conn:
             rows = conn.execute("SELECT * FROM promotions WHERE id > ? ORDER BY id", (int(promotion_id),)).fetchall()
         return [_record(PromotionRecord, row) for row in rows]
+
+    def label_heads(self, labels: Optional[Sequence[str]] = None) -> List[PromotionRecord]:
+        """Return per label its newest promotion (where it points and since when), by label; ``labels`` keeps those."""
+        where, args = "", []
+        if labels is not None:
+            if not labels:
+                return []
+            where = f" WHERE label IN ({', '.join('?' * len(labels))})"
+            args = list(labels)
+        sql = (
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY label ORDER BY timestamp DESC, id DESC)"
+            f" AS newest FROM promotions{where}) WHERE newest = 1 ORDER BY label"
+        )
+        with self.reader() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_record(PromotionRecord, row) for row in rows]
+
+    # -- build history and notifications ---------------------------------------------------
+
+    def finished_builds(self, project: str, release: str) -> List[CommitRecord]:
+        """Return one package's SUCCESS and FAILED builds in a release, oldest commit first (DLRN's order)."""
+        return self._select(
+            "SELECT * FROM commits WHERE project = ? AND release = ? AND status IN (?, ?)"
+            " ORDER BY dt_commit, COALESCE(dt_distgit, 0), id",
+            [project, release, SUCCESS, FAILED],
+            None,
+        )
+
+    def build_changes(self, since: int, *, release: Optional[str] = None) -> List[BuildChange]:
+        """Return the builds finished at or after ``since`` whose status differs from the build before them.
+
+        "Before" is the package's previous SUCCESS or FAILED build in the
+        release in commit order, as :meth:`failures` orders; a first build
+        that FAILED is a change too (``previous`` None).  Oldest build first.
+        """
+        finished = "status IN (?, ?)"
+        args: List[Any] = [SUCCESS, FAILED]
+        if release is not None:
+            finished += " AND release = ?"
+            args.append(release)
+        order = "PARTITION BY release, project ORDER BY dt_commit, COALESCE(dt_distgit, 0), id"
+        sql = (
+            f"SELECT * FROM (SELECT *, LAG(id) OVER ({order}) AS previous_id, LAG(status) OVER ({order})"
+            f" AS previous_status FROM commits WHERE {finished})"
+            " WHERE dt_build >= ? AND ((previous_status IS NULL AND status = ?) OR previous_status != status)"
+            " ORDER BY dt_build, id"
+        )
+        with self.reader() as conn:
+            rows = conn.execute(sql, [*args, int(since), FAILED]).fetchall()
+            return [
+                BuildChange(
+                    _record(CommitRecord, row),
+                    self._get(conn, row["previous_id"]) if row["previous_id"] is not None else None,
+                )
+                for row in rows
+            ]
+
+    def notifications(self, event_ids: Sequence[str]) -> List[NotificationRecord]:
+        """Return what is recorded of these events' notifications (any channel, any state)."""
+        found: List[NotificationRecord] = []
+        unique = list(dict.fromkeys(event_ids))
+        with self.reader() as conn:
+            for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
+                chunk = unique[start : start + 500]
+                rows = conn.execute(
+                    f"SELECT * FROM notifications WHERE event_id IN ({', '.join('?' * len(chunk))})"
+                    " ORDER BY dt_claimed, event_id, channel",
+                    chunk,
+                ).fetchall()
+                found += [_record(NotificationRecord, row) for row in rows]
+        return found
+
+    def notified_events_since(self, since: int) -> int:
+        """How many events had a notification claimed at or after ``since`` (what a throttle counts)."""
+        with self.reader() as conn:
+            row = conn.execute(
+                "SELECT COUNT(DISTINCT event_id) FROM notifications WHERE dt_claimed >= ?", (int(since),)
+            ).fetchone()
+        return int(row[0])
+
+    def claim_notification(
+        self,
+        event_id: str,
+        channel: str,
+        *,
+        kind: str,
+        subject: str,
+        recipients: Sequence[str] = (),
+        now: Optional[int] = None,
+        retake: bool = False,
+    ) -> bool:
+        """Record that this event's message is about to go out on ``channel`` (SENDING); False if it is recorded.
+
+        Of concurrent claims exactly one wins.  ``retake`` also takes over a
+        SENDING row (a run stopped after claiming): a message sent again.
+        """
+        for name, value in (("event_id", event_id), ("channel", channel), ("kind", kind)):
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(f"state DB {self.path}: notification {name} must be a non-empty string, got {value!r}")
+        stamp = _timestamp(now, "notification time")
+        with self.writer() as conn:
+            cursor = conn.execute(
+                "INSERT INTO notifications (event_id, channel, state, kind, subject, recipients, dt_claimed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, channel) DO NOTHING",
+                (event_id, channel, NOTIFICATION_SENDING, kind, subject, json.dumps(list(recipients)), stamp),
+            )
+            if cursor.rowcount == 1:
+                return True
+            if not retake:
+                return False
+            cursor = conn.execute(
+                "UPDATE notifications SET subject = ?, recipients = ?, dt_claimed = ?"
+                " WHERE event_id = ? AND channel = ? AND state = ?",
+                (subject, json.dumps(list(recipients)), stamp, event_id, channel, NOTIFICATION_SENDING),
+            )
+            return cursor.rowcount == 1
+
+    def confirm_notification(self, event_id: str, channel: str, *, now: Optional[int] = None) -> None:
+        """Record that the claimed message went out (SENT)."""
+        stamp = _timestamp(now, "notification time")
+        with self.writer() as conn:
+            conn.execute(
+                "UPDATE notifications SET state = ?, dt_sent = ? WHERE event_id = ? AND channel = ?",
+                (NOTIFICATION_SENT, stamp, event_id, channel),
+            )
+
+    def release_notification(self, event_id: str, channel: str) -> None:
+        """Give back a claim whose message did not go out, so the next run sends it."""
+        with self.writer() as conn:
+            conn.execute(
+                "DELETE FROM notifications WHERE event_id = ? AND channel = ? AND state = ?",
+                (event_id, channel, NOTIFICATION_SENDING),
+            )
 
     # -- helpers ---------------------------------------------------------------------
 

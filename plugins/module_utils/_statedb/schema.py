@@ -36,6 +36,11 @@ STATUSES = (QUEUED, BUILDING, SUCCESS, FAILED, RETRY)
 FLAG_PURGED = 0x2
 FLAG_PUBLISHED = 0x4
 
+# States of a notification's (event, channel) row: SENDING is written before
+# the message goes out, SENT once the server took it (see _notify/run.py).
+NOTIFICATION_SENDING = "SENDING"
+NOTIFICATION_SENT = "SENT"
+
 _V1 = (
     # One row per package (rdoinfo ``project``); commits name it by text so
     # a poll can queue a commit for a project it sees for the first time.
@@ -158,7 +163,27 @@ _V5 = (
     "ALTER TABLE commits RENAME COLUMN distgit_hash TO distro_hash",
 )
 
-MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+_V6 = (
+    # The notifications sent (or being sent) per event and channel: an
+    # event's id names what happened (a build, a promotion row), so a
+    # message is never sent twice; throttling counts rows by dt_claimed.
+    """
+    CREATE TABLE notifications (
+        event_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('SENDING', 'SENT')),
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        recipients TEXT NOT NULL DEFAULT '[]',
+        dt_claimed INTEGER NOT NULL,
+        dt_sent INTEGER,
+        PRIMARY KEY (event_id, channel)
+    )
+    """,
+    "CREATE INDEX notifications_by_time ON notifications (dt_claimed)",
+)
+
+MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
