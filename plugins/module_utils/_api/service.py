@@ -19,8 +19,7 @@ from .._common.errors import DistroforgeError, InputError
 from .._promote import votes as vote_engine
 from .._promote.promote import PromoteItem, promote_batch
 from .._publish.atomic import PublishBusy
-from .._statedb.db import CommitRecord, StateDB, StateDBBusy
-from .._statedb.schema import BUILDING, FAILED, QUEUED, SUCCESS
+from .._statedb.db import RecheckRefused, StateDB, StateDBBusy
 from . import params as p
 from . import queries
 from .config import ApiConfig
@@ -444,27 +443,28 @@ def metrics_builds(call: Call) -> Reply:
 
 
 def recheck_package(call: Call) -> Reply:
-    """``POST /api/recheck_package`` (newer DLRN): forget a package's last FAILED build so the next poll rebuilds it."""
+    """``POST /api/recheck_package`` (newer DLRN): rebuild a package's last FAILED build (it becomes RETRY)."""
     params = call.params
     p.only(params, ("package_name",), "recheck_package")
     package = p.text(params.get("package_name"), "package_name", required=True) or ""
-    record: Optional[CommitRecord] = queries.last_processed(call.db, package)
-    if record is None:
-        raise p.bad(
-            f"Error while rechecking {package}. There are no existing commits or the commit to be rechecked is"
-            " already marked as RETRY."
-        )
-    if record.status == SUCCESS:
-        raise ApiError(409, f"Error while rechecking {package}. It's not possible to recheck a successful commit")
-    if record.status in (QUEUED, BUILDING):
+    try:
+        call.db.recheck(package)
+    except RecheckRefused as refused:
+        if refused.reason == "none":
+            raise p.bad(
+                f"Error while rechecking {package}. There are no existing commits or the commit to be rechecked is"
+                " already marked as RETRY."
+            ) from None
+        if refused.reason == "succeeded":
+            raise ApiError(
+                409, f"Error while rechecking {package}. It's not possible to recheck a successful commit"
+            ) from None
+        assert refused.record is not None
         raise ApiError(
             409,
-            f"Error while rechecking {package}: its commit {record.repo_hash} is {record.status}; wait for the build",
-        )
-    if record.status == FAILED:
-        with call.db.writer() as conn:
-            conn.execute("DELETE FROM votes WHERE commit_id = ? AND aggregate = 0", (record.id,))
-            conn.execute("DELETE FROM commits WHERE id = ? AND status = ?", (record.id, FAILED))
+            f"Error while rechecking {package}: its commit {refused.record.repo_hash} is {refused.record.status};"
+            " wait for the build",
+        ) from None
     return Reply(201, {"result": "ok"})
 
 

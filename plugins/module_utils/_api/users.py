@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from typing import Dict, List, Optional, Tuple
 
 from .._common.errors import InputError
@@ -40,15 +39,12 @@ class UserChange:
 
 def stored_hash(db: StateDB, username: str) -> Optional[str]:
     """The stored password hash of ``username``, None if there is no such user."""
-    with db.reader() as conn:
-        row = conn.execute("SELECT password FROM users WHERE username = ?", (username,)).fetchone()
-    return None if row is None else str(row[0])
+    return db.user_hash(username)
 
 
 def list_users(db: StateDB) -> List[str]:
     """Every user name, sorted."""
-    with db.reader() as conn:
-        return [str(row[0]) for row in conn.execute("SELECT username FROM users ORDER BY username")]
+    return db.usernames()
 
 
 def set_user(
@@ -70,13 +66,7 @@ def set_user(
     action = "created" if current is None else "updated"
     if check_mode:
         return UserChange(username, True, action)
-    new_hash = passwords.hash_password(password)
-    with db.writer() as conn:
-        conn.execute(
-            "INSERT INTO users (username, password, dt_updated) VALUES (?, ?, ?)"
-            " ON CONFLICT (username) DO UPDATE SET password = excluded.password, dt_updated = excluded.dt_updated",
-            (username, new_hash, int(time.time())),
-        )
+    db.store_user(username, passwords.hash_password(password))
     return UserChange(username, True, action)
 
 
@@ -86,8 +76,7 @@ def delete_user(db: StateDB, username: str, *, check_mode: bool = False) -> User
     if stored_hash(db, username) is None:
         return UserChange(username, False, "absent")
     if not check_mode:
-        with db.writer() as conn:
-            conn.execute("DELETE FROM users WHERE username = ?", (username,))
+        db.remove_user(username)
     return UserChange(username, True, "deleted")
 
 

@@ -154,6 +154,47 @@ class CommitRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class FtbfsRecord:
+    """A package that fails to build from source: since which commit, how often, why, and whose it is."""
+
+    project: str
+    release: str
+    last_failed: CommitRecord  # the newest failed build; its notes hold the telling log line
+    first_failed: CommitRecord  # the first failure after the last success
+    last_success: Optional[CommitRecord]  # None: it never built
+    failures: int  # failed builds since the last success
+    maintainers: List[str]
+
+    @property
+    def since(self) -> int:
+        """When it started failing: the first failed build's time."""
+        return self.first_failed.dt_build or self.first_failed.dt_queued
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Plain data for a module result or the status page."""
+        return {
+            "project": self.project,
+            "release": self.release,
+            "failures": self.failures,
+            "since": self.since,
+            "error": self.last_failed.notes,
+            "maintainers": list(self.maintainers),
+            "last_failed": self.last_failed.as_dict(),
+            "first_failed": self.first_failed.as_dict(),
+            "last_success": self.last_success.as_dict() if self.last_success else None,
+        }
+
+
+class RecheckRefused(InputError):
+    """A recheck that cannot be done; ``reason`` is ``none``, ``succeeded`` or ``building``."""
+
+    def __init__(self, message: str, reason: str, record: Optional[CommitRecord] = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.record = record
+
+
+@dataclasses.dataclass(frozen=True)
 class VoteRecord:
     """A CI job's vote on a commit repository or an aggregate hash."""
 
@@ -724,6 +765,117 @@ class StateDB:
             for record in records
             if record.status == FAILED and (since is None or (record.dt_build or 0) >= since)
         ]
+
+    # -- API users (DLRN's users table; the password column holds a KDF hash) -----------
+
+    def user_hash(self, username: str) -> Optional[str]:
+        """The stored password hash of ``username``, None if there is no such user."""
+        with self.reader() as conn:
+            row = conn.execute("SELECT password FROM users WHERE username = ?", (username,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def usernames(self) -> List[str]:
+        """Every API user name, sorted."""
+        with self.reader() as conn:
+            return [str(row[0]) for row in conn.execute("SELECT username FROM users ORDER BY username")]
+
+    def store_user(self, username: str, password_hash: str, *, now: Optional[int] = None) -> None:
+        """Create ``username`` or replace its password hash, in one transaction."""
+        with self.writer() as conn:
+            conn.execute(
+                "INSERT INTO users (username, password, dt_updated) VALUES (?, ?, ?)"
+                " ON CONFLICT (username) DO UPDATE SET password = excluded.password, dt_updated = excluded.dt_updated",
+                (username, password_hash, _timestamp(now, "now")),
+            )
+
+    def remove_user(self, username: str) -> bool:
+        """Delete ``username``; False when there was none."""
+        with self.writer() as conn:
+            return conn.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount > 0
+
+    def ftbfs(self, release: Optional[str] = None) -> List[FtbfsRecord]:
+        """Return the packages failing to build, with their FTBFS lifecycle, longest failing first.
+
+        A package fails while its newest finished build FAILED; its run of
+        failures goes back to the build after its last success.
+        """
+        with self.reader() as conn:
+            maintainers = {
+                str(row["project"]): json.loads(row["maintainers"] or "[]")
+                for row in conn.execute("SELECT project, maintainers FROM projects")
+            }
+            found = []
+            for newest in self.failures(release=release):
+                rows = conn.execute(
+                    f"SELECT * FROM commits WHERE project = ? AND release = ? AND status IN (?, ?)"
+                    f" ORDER BY {_NEWEST_FIRST}",
+                    (newest.project, newest.release, SUCCESS, FAILED),
+                ).fetchall()
+                failed: List[CommitRecord] = []
+                success: Optional[CommitRecord] = None
+                for row in rows:
+                    record = _record(CommitRecord, row)
+                    if record.status == SUCCESS:
+                        success = record
+                        break
+                    failed.append(record)
+                found.append(
+                    FtbfsRecord(
+                        project=newest.project,
+                        release=newest.release,
+                        last_failed=failed[0],
+                        first_failed=failed[-1],
+                        last_success=success,
+                        failures=len(failed),
+                        maintainers=maintainers.get(newest.project, []),
+                    )
+                )
+        return sorted(found, key=lambda item: (item.since, item.release, item.project))
+
+    def recheck(self, project: str, release: Optional[str] = None) -> CommitRecord:
+        """Rebuild a package's last processed build when it FAILED (DLRN's ``recheck_package``).
+
+        The last processed build is the newest that is not RETRY; a FAILED
+        one becomes RETRY with a fresh retry budget, so builders take it again
+        without waiting for a poll, and its votes are forgotten.  Anything
+        else raises :class:`RecheckRefused` saying why.  Returns the record as
+        it was before.
+        """
+        where = "project = ? AND status != ?"
+        args: List[Any] = [project, RETRY]
+        if release is not None:
+            where += " AND release = ?"
+            args.append(release)
+        with self.writer() as conn:
+            row = conn.execute(f"SELECT * FROM commits WHERE {where} ORDER BY {_NEWEST_FIRST} LIMIT 1", args).fetchone()
+            if row is None:
+                raise RecheckRefused(
+                    f"state DB {self.path}: {project} has no build to recheck (none recorded, or it is already"
+                    " marked RETRY); check the package name",
+                    "none",
+                )
+            record = _record(CommitRecord, row)
+            if record.status == SUCCESS:
+                raise RecheckRefused(
+                    f"state DB {self.path}: {project}'s last build {record.repo_hash} succeeded; only a failed"
+                    " build can be rechecked",
+                    "succeeded",
+                    record,
+                )
+            if record.status != FAILED:
+                raise RecheckRefused(
+                    f"state DB {self.path}: {project}'s commit {record.repo_hash} is {record.status}; wait for"
+                    " the build",
+                    "building",
+                    record,
+                )
+            conn.execute("DELETE FROM votes WHERE commit_id = ? AND aggregate = 0", (record.id,))
+            conn.execute(
+                "UPDATE commits SET status = ?, retries = 0, dt_queued = ?, dt_started = NULL, builder = NULL"
+                " WHERE id = ? AND status = ?",
+                (RETRY, _now(), record.id, FAILED),
+            )
+        return record
 
     def commit(
         self, commit_hash: str, distro_hash: Optional[str] = None, *, release: Optional[str] = None
