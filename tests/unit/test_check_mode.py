@@ -389,6 +389,14 @@ def reproduce_plan_seed(folder: Path, args: dict[str, Any]) -> list[tuple[str, d
     return [("run_manifest", run_manifest(folder))]
 
 
+def run_page(folder: Path) -> dict[str, Any]:
+    return {"manifest": str(folder / "runs" / "r1" / "manifest.json"), "ara_url": "/ara/", "ara_playbooks": [{"id": 1}]}
+
+
+def run_page_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
+    return {**args, "ara_playbooks": [{"id": 2}]}
+
+
 def source_poll(folder: Path) -> dict[str, Any]:
     return {
         "packages": [_git_package(folder)],
@@ -473,6 +481,14 @@ CASES = [
     Case("reproduce_plan-state", "reproduce_plan", reproduce_plan, reproduce_plan_seed),
     Case("run_manifest-fresh", "run_manifest", run_manifest),
     Case("run_manifest-state", "run_manifest", run_manifest, seed_self("run_manifest"), run_manifest_then),
+    Case("run_page-fresh", "run_page", run_page, reproduce_plan_seed),
+    Case(
+        "run_page-state",
+        "run_page",
+        run_page,
+        lambda folder, args: [*reproduce_plan_seed(folder, args), ("run_page", args)],
+        run_page_then,
+    ),
     Case("source_poll-fresh", "source_poll", source_poll),
     Case("source_poll-state", "source_poll", source_poll, seed_self("source_poll"), source_poll_then),
     Case("tempest_progress-state", "tempest_progress", tempest_progress),
