@@ -88,13 +88,6 @@ def _play(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_static_driver_adds_hosts_by_address(tmp_path):
-    nodes = [{"name": "web1", "ip": "192.0.2.10"}, {"name": "web2", "ip": "192.0.2.11"}]
-    proc = _play(tmp_path, {"node_provision_driver": "static", "node_provision_nodes": nodes})
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert 'msg: NODES ["192.0.2.10", "192.0.2.11"]' in proc.stdout
-
-
 def test_the_static_driver_needs_each_address(tmp_path):
     proc = _play(tmp_path, {"node_provision_driver": "static", "node_provision_nodes": [{"name": "web1"}]})
     assert proc.returncode != 0
