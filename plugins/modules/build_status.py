@@ -16,7 +16,8 @@ description:
   - C(last) gives per package and release its newest known commit and that
     commit's status (C(QUEUED), C(BUILDING), C(SUCCESS), C(FAILED) or C(RETRY)).
   - C(failures) gives the packages whose latest finished build failed; a
-    failure stays listed until a build of that package succeeds.
+    failure stays listed until a build of that package succeeds. It also
+    returns RV(ftbfs), each failing package's FTBFS lifecycle.
   - C(commit) gives every record of one upstream commit (one per release and
     distgit commit).
   - C(commits) gives the newest commits matching the filters.
@@ -193,6 +194,50 @@ builds:
       distro_hash: 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c
       status: SUCCESS
       nvr: openstack-keystone-22.0.0-0.20230101120000.3a5c1b2.el9
+ftbfs:
+  description:
+    - With O(query=failures), per failing package (longest failing first) its last success, the first and the
+      newest failed build since, how many builds failed since the last success, the telling log line and the
+      package's maintainers.
+  returned: when O(query=failures)
+  type: list
+  elements: dict
+  contains:
+    project:
+      description: Package name.
+      type: str
+    release:
+      description: Release.
+      type: str
+    failures:
+      description: Failed builds since the last success.
+      type: int
+    since:
+      description: When the first of them finished (epoch seconds).
+      type: int
+    error:
+      description: The telling log line of the newest failure.
+      type: str
+    maintainers:
+      description: The package's maintainers (package database).
+      type: list
+      elements: str
+    last_failed:
+      description: The newest failed build, as in RV(builds).
+      type: dict
+    first_failed:
+      description: The first failed build after the last success, as in RV(builds).
+      type: dict
+    last_success:
+      description: The last successful build, as in RV(builds); null when it never built.
+      type: dict
+  sample:
+    - project: keystone
+      release: zed
+      failures: 2
+      since: 1701388800
+      error: "error: Installed (but unpackaged) file(s) found"
+      maintainers: [keystone-core@example.org]
 summary:
   description: Number of returned commits per build state (every state present).
   returned: always
@@ -224,6 +269,7 @@ def _matches(record, params: dict) -> bool:
 def _work(module: DistroforgeModule) -> dict:
     params = module.params
     query, limit = params["query"], params["limit"]
+    extra: dict = {}
     with module.state_db(readonly=True) as db:
         if query in ("commit", "commits"):
             if query == "commits" and limit is None:
@@ -241,6 +287,9 @@ def _work(module: DistroforgeModule) -> dict:
                 found = db.last_builds(release=params["release"])
             elif query == "failures":
                 found = db.failures(release=params["release"])
+                extra["ftbfs"] = [
+                    item.as_dict() for item in db.ftbfs(release=params["release"]) if _matches(item.last_failed, params)
+                ]
             else:
                 found = db.pending(release=params["release"])
             records = [record for record in found if _matches(record, params)][:limit]
@@ -250,6 +299,7 @@ def _work(module: DistroforgeModule) -> dict:
         "builds": [record.as_dict() for record in records],
         "summary": summarize(records),
         "schema_version": version,
+        **extra,
     }
 
 

@@ -37,6 +37,31 @@ PLAYBOOK = """\
         distro_hash: dddddddd
       register: one
 
+    - name: Recheck glance, whose newest build failed
+      distroforge.openstack.package_recheck:
+        db: "{{ state_db }}"
+        project: glance
+      register: recheck
+
+    - name: Recheck glance again, now waiting for its rebuild
+      distroforge.openstack.package_recheck:
+        db: "{{ state_db }}"
+        project: glance
+      register: recheck_again
+
+    - name: Recheck nova, which builds
+      distroforge.openstack.package_recheck:
+        db: "{{ state_db }}"
+        package_name: nova
+      register: recheck_nova
+
+    - name: Recheck a package never built
+      distroforge.openstack.package_recheck:
+        db: "{{ state_db }}"
+        project: cinder
+      register: recheck_unknown
+      ignore_errors: true
+
     - name: Query a DB that does not exist
       distroforge.openstack.build_status:
         db: "{{ state_db }}.missing"
@@ -45,7 +70,9 @@ PLAYBOOK = """\
 
     - name: Save the results for the test
       ansible.builtin.copy:
-        content: "{{ {'last': last, 'failures': failures, 'one': one, 'missing': missing} | to_json }}"
+        content: "{{ {'last': last, 'failures': failures, 'one': one, 'missing': missing, 'recheck': recheck,
+                      'recheck_again': recheck_again, 'recheck_nova': recheck_nova,
+                      'recheck_unknown': recheck_unknown} | to_json }}"
         dest: "{{ results }}"
         mode: "0644"
 """
@@ -84,6 +111,22 @@ def test_module_runs_through_ansible(tmp_path):
     assert [(build["project"], build["notes"]) for build in out["failures"]["builds"]] == [
         ("glance", "error: broken spec")
     ]
+    (ftbfs,) = out["failures"]["ftbfs"]
+    assert (ftbfs["project"], ftbfs["failures"], ftbfs["error"], ftbfs["last_success"]) == (
+        "glance",
+        1,
+        "error: broken spec",
+        None,
+    )
+
+    # recheck: the failed build goes back to the builders once; a second run and a good package change nothing
+    assert (out["recheck"]["changed"], out["recheck"]["reason"]) == (True, "rechecked")
+    assert (out["recheck_again"]["changed"], out["recheck_again"]["reason"]) == (False, "pending")
+    assert (out["recheck_nova"]["changed"], out["recheck_nova"]["reason"]) == (False, "succeeded")
+    assert out["recheck_unknown"]["failed"] and "no build of cinder" in out["recheck_unknown"]["msg"]
+    with StateDB(state_db) as db:
+        assert db.get(glance.id).status == "RETRY"
+
     (one,) = out["one"]["builds"]
     assert one["nvr"] == "openstack-nova-1-1"
     assert one["artifacts"] == ["openstack-nova-1-1.noarch.rpm"]

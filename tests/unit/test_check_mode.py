@@ -31,11 +31,12 @@ import pytest
 import yaml
 from subunit import StreamResultToBytes
 
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.debrepo import write_deb_metadata
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
 
 from .ansible_run import TOP, run_playbook
 from .gitrepos import commit, init
-from .pkgfactory import add_build, artifacts_dir, build_rpm, hexhash
+from .pkgfactory import add_build, artifacts_dir, build_deb, build_rpm, hexhash
 
 T0 = 1_700_000_000
 MODULES = sorted(path.stem for path in (TOP / "plugins" / "modules").glob("*.py") if path.stem != "__init__")
@@ -291,6 +292,17 @@ def ci_vote_state(folder: Path) -> dict[str, Any]:
     return ci_vote(folder)
 
 
+def package_recheck(folder: Path) -> dict[str, Any]:
+    return {"db": str(folder / "state.db"), "project": "alpha"}
+
+
+def package_recheck_state(folder: Path) -> dict[str, Any]:
+    with StateDB(folder / "state.db") as db:
+        add_build(db, "alpha", 0)
+        add_build(db, "alpha", 1, status="FAILED")
+    return package_recheck(folder)
+
+
 def vote_info(folder: Path) -> dict[str, Any]:
     return {
         "db": str(folder / "state.db"),
@@ -432,6 +444,32 @@ def tempest_results_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
     return {**args, "title": "Tempest results, again"}
 
 
+def release_package(folder: Path) -> dict[str, Any]:
+    key, fingerprint = _key(folder.parent.parent / "gnupg")
+    (folder / "out").mkdir()
+    return {
+        "release": "zed",
+        "baseurl": "http://127.0.0.1:8088/repos/zed/release",
+        "key": key,
+        "fingerprints": [fingerprint],
+        "format": "deb",
+        "dest": str(folder / "out"),
+    }
+
+
+def release_package_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
+    return {**args, "baseurl": "http://127.0.0.1:8088/repos/zed/testing"}
+
+
+def repo_closure(folder: Path) -> dict[str, Any]:
+    """A flat DEB repository of one package needing nothing (check mode reads it; dose-debcheck writes nothing)."""
+    repo = folder / "repo"
+    repo.mkdir()
+    shutil.copy2(build_deb(folder / "work", "alpha"), repo)
+    write_deb_metadata(repo, origin="distroforge", label="distroforge", suite="zed")
+    return {"path": str(repo), "provides": ["vhost-provider"]}
+
+
 def seed_self(module: str) -> Callable[[Path, dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
     """Seed with a normal-mode run of the module itself, as the user's previous run."""
     return lambda folder, args: [(module, args)]
@@ -458,6 +496,8 @@ CASES = [
     Case("logs_sanitize-state", "logs_sanitize", logs_sanitize, seed_self("logs_sanitize"), logs_sanitize_then),
     Case("node_image-fresh", "node_image", node_image),
     Case("package_build-fresh", "package_build", package_build),
+    Case("package_recheck-fresh", "package_recheck", package_recheck, fails=r"state DB has no build of alpha"),
+    Case("package_recheck-state", "package_recheck", package_recheck_state),
     Case("packstack_answers-fresh", "packstack_answers", packstack_answers),
     Case(
         "packstack_answers-state",
@@ -470,6 +510,16 @@ CASES = [
     Case("pkgdb_info-state", "pkgdb_info", pkgdb_info, seed_self("pkgdb_info")),
     Case("puppet_apply-fresh", "puppet_apply", puppet_apply),
     Case("puppet_apply-state", "puppet_apply", puppet_apply, seed_self("puppet_apply")),
+    Case("release_package-fresh", "release_package", release_package),
+    Case(
+        "release_package-state",
+        "release_package",
+        release_package,
+        seed_self("release_package"),
+        release_package_then,
+    ),
+    Case("repo_closure-fresh", "repo_closure", lambda folder: {"path": str(folder / "none")}, fails=r"^path: "),
+    Case("repo_closure-state", "repo_closure", repo_closure),
     Case("repo_key-fresh", "repo_key", repo_key),
     Case("repo_key-state", "repo_key", repo_key, seed_self("repo_key"), repo_key_then),
     Case("repo_publish-fresh", "repo_publish", repo_publish, fails=r"state.db does not exist: it is created by"),
