@@ -19,7 +19,7 @@ from .._common.errors import InputError
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # The first addresses of a subnet are the gateway and what people hand out by hand.
 FIRST_DERIVED_HOST = 16
-KNOWN_KEYS = {"name", "image", "groups", "ip", "profile", "memory", "cpus", "disk"}
+KNOWN_KEYS = {"name", "image", "groups", "ip", "profile", "memory", "cpus", "disk", "openstack"}
 # Sizes of a VM node (libvirt driver): memory in MiB, disk in GiB; unset takes the driver's default.
 SIZE_KEYS = ("memory", "cpus", "disk")
 
@@ -36,6 +36,8 @@ class NodePlan:
     memory: int | None = None
     cpus: int | None = None
     disk: int | None = None
+    # Server options of the openstack driver (image, flavor, network, floating_ip), checked by _nodes.cloud.
+    openstack: dict[str, Any] | None = None
 
 
 def _where(index: int, key: str = "") -> str:
@@ -164,7 +166,17 @@ def make_plan(
                 f"{', '.join(sorted(profiles))})"
             )
         sizes = {key: _size(index, key, node.get(key)) for key in SIZE_KEYS}
-        plans.append(NodePlan(name=name, image=image, ip=ip, groups=list(groups), profile=profile, **sizes))
+        plans.append(
+            NodePlan(
+                name=name,
+                image=image,
+                ip=ip,
+                groups=list(groups),
+                profile=profile,
+                openstack=node.get("openstack"),
+                **sizes,
+            )
+        )
     if network is not None:
         for plan in plans:
             if plan.ip is None:
