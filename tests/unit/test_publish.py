@@ -255,12 +255,16 @@ def test_purge_keeps_newest_success_labels_and_linked_builds(tmp_path, gpg_home,
 
 def test_report_orders_failures_first_and_filters_in_a_real_browser(tmp_path, gpg_home, rpms):
     db, pub = _publisher(tmp_path, gpg_home, sign=False)
+    db.upsert_project("beta", maintainers=["beta-core@example.org", "<script>x</script>@example.org"])
     pub.publish(add_build(db, "alpha", 0).id, artifacts_dir(tmp_path, rpms["alpha"]))
     pub.publish(add_build(db, "gamma", 1).id, artifacts_dir(tmp_path, rpms["gamma"]))
     pub.publish(add_build(db, "beta", 2, status="FAILED").id, None, None)
+    pub.publish(add_build(db, "beta", 3, status="FAILED").id, None, None)
     repos = tmp_path / "data" / "repos"
     data = json.loads((repos / "status_report.json").read_text())
     assert [p["project"] for p in data["packages"]] == ["beta", "alpha", "gamma"]
+    (failing,) = data["ftbfs"]
+    assert (failing["project"], failing["failures"], failing["last_success"]) == ("beta", 2, None)
     assert data["packages"][1]["repo"].endswith("/") and data["packages"][0]["repo"] is None
     html_text = (repos / "status_report.html").read_text()
     assert "<tr" not in html_text.split("<tbody")[1].split("</tbody>")[0]  # rows come from the page's script
@@ -276,10 +280,19 @@ def test_report_orders_failures_first_and_filters_in_a_real_browser(tmp_path, gp
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 
-    rows = re.findall(r'<tr class="(\w+)" data-project="([\w-]+)"', dom(""))
+    page = dom("")
+    failing_part, newest_part = page.split('id="ftbfs-rows"')[1].split("</tbody>", 1)
+    rows = re.findall(r'<tr class="(\w+)" data-project="([\w-]+)"', newest_part)
     assert rows == [("FAILED", "beta"), ("SUCCESS", "alpha"), ("SUCCESS", "gamma")]
-    assert re.findall(r'data-project="([\w-]+)"', dom("?filter=gam")) == ["gamma"]
-    assert re.findall(r'data-project="([\w-]+)"', dom("?filter=failed")) == ["beta"]
+    # the failing packages come first, with how long, how often and whose (text, never markup)
+    cells = re.findall(r"<td>(.*?)</td>", failing_part.split('data-project="beta"')[1].split("</tr>")[0])
+    assert cells[0] == "beta" and re.fullmatch(r"\d+ days", cells[2]) and cells[3] == "2"
+    assert cells[5] == "beta-core@example.org, &lt;script&gt;x&lt;/script&gt;@example.org"
+    def newest(query: str) -> list[str]:
+        return re.findall(r'data-project="([\w-]+)"', dom(query).split('id="rows"')[1])
+
+    assert newest("?filter=gam") == ["gamma"]
+    assert newest("?filter=failed") == ["beta"]
 
 
 def test_missing_artifacts_is_a_one_line_error(tmp_path, gpg_home):

@@ -39,6 +39,7 @@ def report_data(db: StateDB, layout: Layout, release: str) -> Dict[str, Any]:
     """The report as plain data: one entry per package, failures first."""
     packages: List[Dict[str, Any]] = []
     records = db.last_builds(release=release)
+    latest = {record.project: record.id for record in records}
     for record in records:
         rel = layout.commit_rel(record.commit_hash, record.distro_hash, record.component)
         published = bool(record.flags & FLAG_PUBLISHED) and (layout.repos_dir / rel).is_dir()
@@ -62,6 +63,7 @@ def report_data(db: StateDB, layout: Layout, release: str) -> Dict[str, Any]:
             }
         )
     packages.sort(key=lambda item: (STATUS_ORDER.get(item["status"], 9), item["project"]))
+    logs = {item["project"]: item["build_log"] for item in packages}
     stamps = [record.dt_build or record.dt_queued for record in records]
     return {
         "release": release,
@@ -69,6 +71,20 @@ def report_data(db: StateDB, layout: Layout, release: str) -> Dict[str, Any]:
         "generated": max(stamps) if stamps else 0,
         "summary": summarize(records),
         "packages": packages,
+        # Failing to build, longest first: since when (the page says for how long), how often, why, whose.
+        "ftbfs": [
+            {
+                "project": item.project,
+                "since": item.since,
+                "failures": item.failures,
+                "error": item.last_failed.notes,
+                "maintainers": item.maintainers,
+                "first_failed": item.first_failed.repo_hash,
+                "last_success": item.last_success.repo_hash if item.last_success else None,
+                "build_log": logs.get(item.project) if item.last_failed.id == latest.get(item.project) else None,
+            }
+            for item in db.ftbfs(release=release)
+        ],
     }
 
 
@@ -91,6 +107,15 @@ code {{ font-size: 95%; }}
 <body>
 <h1>{title}</h1>
 <p id="summary"></p>
+<section id="ftbfs" hidden>
+<h2>Failing to build</h2>
+<table>
+<thead><tr><th>Package</th><th>Failing since (UTC)</th><th>For</th><th>Failed builds</th><th>Why</th>
+<th>Maintainers</th><th>Log</th></tr></thead>
+<tbody id="ftbfs-rows"></tbody>
+</table>
+</section>
+<h2>Newest build of each package</h2>
 <label for="filter">Filter</label> <input id="filter" type="search" placeholder="package, status, NVR or hash">
 <noscript><p>This page needs JavaScript; the same data is in <a href="{json_name}">{json_name}</a>.</p></noscript>
 <table>
@@ -140,6 +165,29 @@ function render() {{
     `${{shown}} of ${{report.packages.length}} packages shown; ` +
     Object.keys(s).map(k => `${{k}}: ${{s[k]}}`).join(", ");
 }}
+function age(stamp) {{
+  const days = Math.floor((Date.now() / 1000 - stamp) / 86400);
+  return days >= 1 ? `${{days}} day${{days === 1 ? "" : "s"}}` : "less than a day";
+}}
+function renderFtbfs() {{
+  const failing = report.ftbfs || [];
+  document.getElementById("ftbfs").hidden = failing.length === 0;
+  const tbody = document.getElementById("ftbfs-rows");
+  for (const item of failing) {{
+    const tr = document.createElement("tr");
+    tr.className = "FAILED";
+    tr.dataset.project = item.project;
+    cell(tr, item.project);
+    cell(tr, when(item.since));
+    cell(tr, age(item.since));
+    cell(tr, item.failures);
+    cell(tr, item.error);
+    cell(tr, item.maintainers.join(", "));
+    cell(tr, item.build_log ? "build.log" : "", item.build_log);
+    tbody.appendChild(tr);
+  }}
+}}
+renderFtbfs();
 const box = document.getElementById("filter");
 box.value = new URLSearchParams(window.location.search).get("filter") || "";
 box.addEventListener("input", render);
