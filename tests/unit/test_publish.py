@@ -288,6 +288,7 @@ def test_report_orders_failures_first_and_filters_in_a_real_browser(tmp_path, gp
     cells = re.findall(r"<td>(.*?)</td>", failing_part.split('data-project="beta"')[1].split("</tr>")[0])
     assert cells[0] == "beta" and re.fullmatch(r"\d+ days", cells[2]) and cells[3] == "2"
     assert cells[5] == "beta-core@example.org, &lt;script&gt;x&lt;/script&gt;@example.org"
+
     def newest(query: str) -> list[str]:
         return re.findall(r'data-project="([\w-]+)"', dom(query).split('id="rows"')[1])
 
