@@ -27,7 +27,17 @@ def node_static_problems(python_results, become_results, addresses=None):
     return _call(static_check.static_problems, python_results, become_results, addresses)
 
 
-def node_cloud_plan(nodes, cloud_name, config_file="", *, prefix, defaults, per_node=None, need_server_options=True):
+def node_cloud_plan(
+    nodes,
+    cloud_name,
+    config_file="",
+    *,
+    prefix,
+    defaults,
+    need_server_options=True,
+    ingress_ports=(22,),
+    ingress_cidr="0.0.0.0/0",
+):
     """Names and options of the servers, keypair and security group for the node plan."""
     _call(cloud.check_cloud, cloud_name, config_file)
     return _call(
@@ -36,8 +46,9 @@ def node_cloud_plan(nodes, cloud_name, config_file="", *, prefix, defaults, per_
         cloud=cloud_name,
         prefix=prefix,
         defaults=defaults,
-        per_node=per_node,
         need_server_options=need_server_options,
+        ingress_ports=ingress_ports,
+        ingress_cidr=ingress_cidr,
     )
 
 

@@ -12,8 +12,10 @@ DEFAULTS = {"image": "debian-12", "flavor": "m1.large", "network": "private", "f
 NODES = [{"name": "controller", "groups": ["openstack"]}, {"name": "compute1", "groups": ["compute"]}]
 
 
-def plan(nodes=NODES, **kw):
+def plan(nodes=NODES, per_node=None, **kw):
+    """The cloud plan of ``nodes``, each with its ``openstack`` options from ``per_node``."""
     kw.setdefault("defaults", DEFAULTS)
+    nodes = [{**node, "openstack": (per_node or {}).get(node["name"])} for node in nodes]
     return cloud.make_cloud_plan(nodes, cloud="lab", prefix="df-", **kw)
 
 
@@ -51,6 +53,19 @@ def test_bad_server_options_name_the_node_and_the_field(kw, message):
     with pytest.raises(InputError) as err:
         plan(**kw)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_the_security_group_lets_nodes_talk_and_opens_the_given_ports():
+    rules = plan(ingress_ports=[22, 8088], ingress_cidr="192.0.2.0/24")["security_group_rules"]
+    assert {"direction": "ingress", "ether_type": "IPv4", "remote_group": "df-nodes"} in rules
+    assert [(r["port_range_min"], r["remote_ip_prefix"]) for r in rules if r.get("protocol") == "tcp"] == [
+        (22, "192.0.2.0/24"),
+        (8088, "192.0.2.0/24"),
+    ]
+    with pytest.raises(InputError, match=r"^node_provision_openstack_ingress_ports: 70000 is not a TCP port"):
+        plan(ingress_ports=[22, 70000])
+    with pytest.raises(InputError, match=r"^node_provision_openstack_ingress_cidr: 'anywhere' is not a network"):
+        plan(ingress_cidr="anywhere")
 
 
 def test_absent_needs_no_image_and_a_prefix_must_be_a_name():

@@ -15,6 +15,7 @@ A failed ``present`` removes only what did not exist before it started.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -101,13 +102,14 @@ def make_cloud_plan(
     cloud: str,
     prefix: str,
     defaults: Mapping[str, Any],
-    per_node: Mapping[str, Mapping[str, Any]] | None = None,
     need_server_options: bool = True,
+    ingress_ports: Iterable[int] = (22,),
+    ingress_cidr: str = "0.0.0.0/0",
 ) -> dict[str, Any]:
     """Names and server options for ``nodes`` (the node plan), checked; one line per error.
 
     ``defaults``: ``image``, ``flavor``, ``network``, ``floating_ip`` for every
-    node; ``per_node``: overrides by node name (the node's ``openstack`` key).
+    node; a node's own ``openstack`` mapping overrides them.
     ``need_server_options``: image, flavor and network must be known (not
     for ``absent``, which only needs names).
     """
@@ -116,11 +118,10 @@ def make_cloud_plan(
             f"node_provision_openstack_prefix: '{prefix}' must start with a letter and hold only letters, "
             "digits and '-' (it starts the name of every server, keypair and security group)"
         )
-    per_node = per_node or {}
     servers = []
     for index, node in enumerate(nodes):
         name = str(node["name"])
-        override = per_node.get(name) or {}
+        override = node.get("openstack") or {}
         if not isinstance(override, Mapping):
             raise InputError(f"node_provision_nodes[{index}].openstack: must be a mapping of {', '.join(SERVER_KEYS)}")
         unknown = sorted(set(override) - set(SERVER_KEYS))
@@ -158,7 +159,43 @@ def make_cloud_plan(
     )
     result = asdict(plan)
     result["metadata"] = {server.node: plan.metadata(server.node) for server in servers}
+    result["security_group_rules"] = security_group_rules(plan.security_group, ingress_ports, ingress_cidr)
     return result
+
+
+def security_group_rules(group: str, ports: Iterable[int], cidr: str) -> list[dict[str, Any]]:
+    """The node set's rules: anything out, anything between its nodes, ICMP and ``ports`` (TCP) from ``cidr``.
+
+    Listed in full because openstack.cloud.security_group deletes rules it is not given.
+    """
+    try:
+        network = ipaddress.ip_network(cidr)
+    except ValueError as exc:
+        raise InputError(
+            f"node_provision_openstack_ingress_cidr: '{cidr}' is not a network such as 0.0.0.0/0 or 192.0.2.0/24"
+        ) from exc
+    ether = f"IPv{network.version}"
+    rules: list[dict[str, Any]] = [
+        {"direction": "egress", "ether_type": "IPv4"},
+        {"direction": "egress", "ether_type": "IPv6"},
+        {"direction": "ingress", "ether_type": "IPv4", "remote_group": group},
+        {"direction": "ingress", "ether_type": "IPv6", "remote_group": group},
+        {"direction": "ingress", "ether_type": ether, "protocol": "icmp", "remote_ip_prefix": str(network)},
+    ]
+    for port in ports:
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise InputError(f"node_provision_openstack_ingress_ports: {port!r} is not a TCP port (1-65535)")
+        rules.append(
+            {
+                "direction": "ingress",
+                "ether_type": ether,
+                "protocol": "tcp",
+                "port_range_min": port,
+                "port_range_max": port,
+                "remote_ip_prefix": str(network),
+            }
+        )
+    return rules
 
 
 def _names(resources: Iterable[Mapping[str, Any]]) -> set[str]:
