@@ -40,7 +40,10 @@ def distro_version(tag: str, where: str) -> str:
         raise InputError(f"{where}: tag {tag!r} is not a version (PEP 440); name a release tag such as 5.0.2") from None
     if version.local or version.dev is not None or version.epoch:
         raise InputError(f"{where}: tag {tag!r} is not a release version; name a release tag such as 5.0.2")
-    text = version.base_version
+    parts = list(version.release)
+    if version.pre is not None and len(parts) == 4 and parts[3] == 0:
+        parts = parts[:3]  # OpenStack tags its candidates 23.0.0.0rc1: the version is 23.0.0~rc1 (pbr's reading)
+    text = ".".join(str(part) for part in parts)
     if version.pre is not None:
         text += f"~{version.pre[0]}{version.pre[1]}"
     if version.post is not None:
@@ -219,7 +222,9 @@ def new_version(
     if not stale:
         return result
     upstream.fetch_tags(tag)
-    when = upstream.tag_time(tag)
+    # The tag's date, unless the packaging's changelogs are newer: rpmbuild refuses a %changelog
+    # out of date order, and a changelog entry older than the one below it would mislead.
+    when = max([upstream.tag_time(tag), *_changelog_times(found)])
     changed = [
         _edit(
             found,
@@ -286,6 +291,15 @@ def _edit(
         {"before_header": f"a/{relative}", "after_header": f"b/{relative}", "before": before, "after": after}
     )
     return relative
+
+
+def _changelog_times(found: Packaging) -> list[int]:
+    times = []
+    if found.spec is not None:
+        times.append(pkgfiles.spec_changelog_time(found.spec.read_text(encoding="utf-8")))
+    if found.changelog is not None:
+        times.append(pkgfiles.debian_changelog_time(found.changelog.read_text(encoding="utf-8")))
+    return [when for when in times if when is not None]
 
 
 def _versions(found: Packaging) -> dict[str, str]:

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 from .._build.sandbox import BUILD_ROOT, base_env, bwrap_argv
@@ -47,7 +47,7 @@ PARSE_TIMEOUT = 60
 # Values DLRN fills in: a spec with them states no version of its own.
 PLACEHOLDERS = frozenset({"XXX", ""})
 _TAG = re.compile(r"^(?P<tag>Version|Release|Epoch|Source0?)(?P<sep>:\s*)(?P<value>.*?)\s*$", re.IGNORECASE)
-_CHANGELOG_HEADER = re.compile(r"^\*\s+\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4}\s+(?P<who>.*?)\s*$")
+_CHANGELOG_HEADER = re.compile(r"^\*\s+(?P<date>\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4})\s+(?P<who>.*?)\s*$")
 _MACRO = re.compile(r"%\{?\??(\w+)\}?")
 _DEFINE = re.compile(r"^%(?:global|define)\s+(\w+)\s+(.+?)\s*$")
 _DEP_LINE = re.compile(r"^(?P<kind>Requires|BuildRequires)(?:\((?P<qual>[^)]*)\))?:\s*(?P<value>.+?)\s*$")
@@ -158,13 +158,38 @@ def spec_version(text: str, where: str) -> PackagedVersion:
     )
 
 
-def _changelog_headers(text: str) -> list[str]:
+def _changelog_matches(text: str) -> list[re.Match[str]]:
     lines = text.splitlines()
     try:
         start = next(i for i, line in enumerate(lines) if line.strip() == "%changelog")
     except StopIteration:
         return []
-    return [match["who"] for line in lines[start + 1 :] if (match := _CHANGELOG_HEADER.match(line))]
+    return [match for line in lines[start + 1 :] if (match := _CHANGELOG_HEADER.match(line))]
+
+
+def _changelog_headers(text: str) -> list[str]:
+    return [match["who"] for match in _changelog_matches(text)]
+
+
+def spec_changelog_time(text: str) -> int | None:
+    """The day of the spec's newest ``%changelog`` entry (00:00 UTC, epoch seconds); None without entries."""
+    for match in _changelog_matches(text)[:1]:
+        try:
+            day = datetime.strptime(" ".join(match["date"].split()), "%a %b %d %Y")
+        except ValueError:
+            return None
+        return int(day.replace(tzinfo=timezone.utc).timestamp())
+    return None
+
+
+def debian_changelog_time(text: str) -> int | None:
+    """When ``debian/changelog``'s top entry was made (epoch seconds); None if it has no usable date."""
+    _need_debian()
+    try:
+        date = Changelog(text, max_blocks=1).date
+        return int(parsedate_to_datetime(date).timestamp()) if date else None
+    except (ChangelogParseError, ValueError, TypeError):
+        return None
 
 
 def rpm_changelog_date(seconds: int) -> str:
@@ -248,7 +273,7 @@ def _spec_dependencies_rpm(text: str, where: str) -> Dependencies | None:
     if "error" in found:
         why = (proc.stderr.strip().splitlines() or [found["error"]])[-1]
         raise InputError(f"{where}: rpm cannot parse the spec ({why}); fix the spec")
-    skip = ("rpmlib(", "/")
+    skip = ("rpmlib(",)
     return Dependencies(
         runtime=[_rpm_dep(*dep) for dep in found["requires"] if not dep[0].startswith(skip)],
         build=[_rpm_dep(*dep) for dep in found["build_requires"] if not dep[0].startswith(skip)],
