@@ -41,6 +41,7 @@ class DebianInfo:
     epoch: int | None
     distribution: str
     source_format: str
+    version: str = ""  # the top entry's full version, e.g. 2:22.0.2-1
 
 
 def read_debian(distgit_dir: str, where: str) -> DebianInfo:
@@ -68,15 +69,34 @@ def read_debian(distgit_dir: str, where: str) -> DebianInfo:
         epoch=int(epoch) if epoch else None,
         distribution=changelog.distributions or "unstable",
         source_format=source_format,
+        version=str(changelog.version or ""),
     )
 
 
-def changelog_entry(info: DebianInfo, version: pbr.PackageVersion, project: str, distro_hash: str) -> str:
-    """Our top changelog entry for this snapshot, dated at the commit time."""
+def release_deb_version(info: DebianInfo, version: pbr.PackageVersion) -> str:
+    """The Debian version of a release build of a tag: the changelog's own when it is for this version.
+
+    The top entry of ``debian/changelog`` gives the revision (``-1``, ``-2``
+    after a packaging fix) when its upstream part is the tag's; otherwise
+    the tag is packaged for the first time: ``-1``, and the build adds the
+    entry (prepare_tree).
+    """
+    wanted = _upstream_part(version.deb_version)
+    if info.version and _upstream_part(info.version) == wanted:
+        return info.version
+    prefix = f"{info.epoch}:" if info.epoch is not None else ""
+    return f"{prefix}{wanted}-1"
+
+
+def changelog_entry(
+    info: DebianInfo, version: pbr.PackageVersion, project: str, distro_hash: str, release_build: bool = False
+) -> str:
+    """Our top changelog entry for this snapshot (or tag), dated at the commit time."""
     date = formatdate(version.commit_time, usegmt=False, localtime=False).replace("-0000", "+0000")
+    what = f"Release {version.tag} of" if release_build else "Snapshot of"
     return (
         f"{info.source} ({version.deb_version}) {info.distribution}; urgency=medium\n\n"
-        f"  * Snapshot of {project} {version.commit_hash} (upstream {version.upstream_version}),\n"
+        f"  * {what} {project} {version.commit_hash} (upstream {version.upstream_version}),\n"
         f"    packaging {distro_hash}, built by distroforge.\n\n"
         f" -- {MAINTAINER}  {date}\n\n"
     )
@@ -105,10 +125,12 @@ def prepare_tree(inputs: BuildInputs, info: DebianInfo) -> tuple[str, str, dict[
         shutil.rmtree(target)
     shutil.copytree(os.path.join(inputs.distgit_dir, "debian"), target, symlinks=True)
     changelog = os.path.join(target, "changelog")
-    with open(changelog, encoding="utf-8") as handle:
-        old = handle.read()
-    with open(changelog, "w", encoding="utf-8") as handle:
-        handle.write(changelog_entry(info, version, inputs.project, inputs.distro_hash) + old)
+    # A release build of a version the changelog already has ships the packaging's own entry.
+    if not (inputs.release_build and info.version == version.deb_version):
+        with open(changelog, encoding="utf-8") as handle:
+            old = handle.read()
+        with open(changelog, "w", encoding="utf-8") as handle:
+            handle.write(changelog_entry(info, version, inputs.project, inputs.distro_hash, inputs.release_build) + old)
     env = base_env(version.commit_time, {"DEBEMAIL": MAINTAINER, "PBR_VERSION": version.upstream_version})
     return deb_root, package_dir, env
 

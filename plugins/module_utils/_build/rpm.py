@@ -52,7 +52,50 @@ def _set_define(lines: list[str], name: str, value: str, kind: str = "define") -
     return [line, *lines]
 
 
-def prepare_spec(text: str, version: pbr.PackageVersion, tarball: str, where: str) -> str:
+# DLRN's placeholder for a value it fills in (``Version: XXX``).
+PLACEHOLDER = "XXX"
+_RELEASE_NUMBER = re.compile(r"^([0-9][0-9A-Za-z._+^]*)(%\{\?dist\})?$")
+
+
+def _first_tag(text: str, tag: str) -> str | None:
+    for line in text.splitlines():
+        match = re.match(rf"^{tag}:\s*(.*?)\s*$", line)
+        if match:
+            return match.group(1)
+        if re.match(r"^%(package|description|prep|build|install|files|changelog)\b", line):
+            break
+    return None
+
+
+def spec_release(text: str, tag_version: str, where: str) -> str:
+    """The Release of a release build from the spec: its own ``Release:``, ``1`` for DLRN's ``XXX``.
+
+    A ``Version:`` other than the placeholder must be the tag's version
+    (the spec was bumped for another release); a Release must be a plain
+    number, optionally followed by ``%{?dist}`` (added back at build time).
+    """
+    version = _first_tag(text, "Version")
+    if version not in (None, PLACEHOLDER) and version != tag_version:
+        raise InputError(
+            f"{where}: Version: {version} but the tag is {tag_version}; set Version: {tag_version} "
+            "(or XXX) and Release: 1%{?dist} (the new-version bump does it)"
+        )
+    release = _first_tag(text, "Release")
+    if release is None:
+        raise InputError(f"{where}: no Release: line; RDO-style specs need Version:, Release:, Source0:")
+    if release == PLACEHOLDER:
+        return "1"  # the first build of this version: nothing in the spec says otherwise
+    match = _RELEASE_NUMBER.match(release)
+    if not match:
+        raise InputError(
+            f"{where}: Release: {release} is not a release number for a tagged build; write e.g. 2%{{?dist}}"
+        )
+    return match.group(1)
+
+
+def prepare_spec(
+    text: str, version: pbr.PackageVersion, tarball: str, where: str, *, keep_changelog: bool = False
+) -> str:
     """Fill in an RDO-style spec as DLRN's build_srpm.sh does.
 
     Sets ``upstream_version``, ``dlrn`` and ``dlrn_nvr``, the first
@@ -80,7 +123,7 @@ def prepare_spec(text: str, version: pbr.PackageVersion, tarball: str, where: st
                 del rules[key]  # only the first one: subpackages may have their own
                 break
         out.append(line)
-        if re.match(r"^%changelog\s*$", raw):
+        if re.match(r"^%changelog\s*$", raw) and not keep_changelog:
             break
     if rules:
         missing = next(iter(rules))
@@ -116,7 +159,8 @@ def build_srpm(inputs: BuildInputs, *, nodeps: bool = True, dist: str | None = N
     shutil.copy2(tarball, os.path.join(top, "SOURCES", os.path.basename(tarball)))
     spec_name = os.path.basename(spec)
     with open(spec, encoding="utf-8") as handle:
-        prepared = prepare_spec(handle.read(), version, tarball, where)
+        # a release build ships the packaging's own changelog; a snapshot's entries would not be its own
+        prepared = prepare_spec(handle.read(), version, tarball, where, keep_changelog=inputs.release_build)
     with open(os.path.join(top, "SPECS", spec_name), "w", encoding="utf-8") as handle:
         handle.write(prepared)
     log.write(f"==> prepared spec {spec_name}\n{prepared}")

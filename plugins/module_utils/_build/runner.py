@@ -26,6 +26,7 @@ from .._common.errors import DistroforgeError, InputError
 from .._common.files import rename_into_place, sha256_file
 from .._sources import git as srcgit
 from .._statedb.schema import RETRY, SUCCESS
+from .._versions.pbr import PackageVersion
 from . import archive, backends, privs
 from .backends.base import Backend, PackageKind
 from .buildlog import BuildLog
@@ -52,11 +53,19 @@ class BuildJob:
     commit_hash: str
     distro_hash: str
     commit_id: int | None = None
+    # A release build: the commit must carry a version tag, the package gets
+    # that final version and the packaging's own Release (see tagged_version).
+    release_build: bool = False
 
     @property
     def key(self) -> str:
         """``<commit_hash>_<distgit8>``, DLRN's name for a build."""
         return f"{self.commit_hash}_{self.distro_hash[:8]}"
+
+    @property
+    def result_key(self) -> str:
+        """The result directory's name: a release build of a commit never replaces its snapshot build."""
+        return f"{self.key}.release" if self.release_build else self.key
 
 
 @dataclass
@@ -237,8 +246,12 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     packaging = backend.kind.read_packaging(distgit_dir, job.project)  # fail early, before the sdist
     backend.prepare(log)
     source = make_source(upstream_mirror, job.commit_hash, build_dir, log, epoch=packaging.epoch, project=job.project)
+    if job.release_build:
+        release = tagged_version(source.version, job.project)
+        source = replace(source, version=backend.kind.release_version(packaging, release, job.project))
+        log.write(f"==> release build of tag {release.tag}: {source.version.rpm_evr} / {source.version.deb_version}")
     extra["source_tarball"] = {"name": os.path.basename(source.tarball), "sha256": source.sha256}
-    inputs = BuildInputs(build_dir, distgit_dir, source, log, job.project, job.distro_hash)
+    inputs = BuildInputs(build_dir, distgit_dir, source, log, job.project, job.distro_hash, job.release_build)
     against = settings.packages_for(backend.kind)
     extra["build_against"] = [{"name": os.path.basename(p), "sha256": sha256_file(p)} for p in against]
     if against:
@@ -249,6 +262,21 @@ def _attempt(job: BuildJob, settings: BuildSettings, scratch: str, log: BuildLog
     extra["nvr"] = backend.kind.nvr(packaging, source.version, artifacts)
     extra["settings"] = backend.describe()
     return artifacts, source.version, extra
+
+
+def tagged_version(version: PackageVersion, project: str) -> PackageVersion:
+    """The version of a release build: the commit must carry a version tag (pbr's distance 0).
+
+    The Release (rpm) and Debian revision are left to the packaging
+    (``PackageKind.release_version``); a snapshot suffix never appears.
+    """
+    if version.tag is None or version.distance != 0:
+        raise InputError(
+            f"{project}: commit {version.commit_hash[:12]} carries no version tag (pbr version "
+            f"{version.upstream_version}); a release build needs a tag: "
+            "pin one with source-branch in tags/<release>.yml"
+        )
+    return version
 
 
 def _publish_result(result_dir: str, files: list[str], log_path: str, buildinfo: dict[str, Any]) -> list[str]:
@@ -277,13 +305,13 @@ def _publish_result(result_dir: str, files: list[str], log_path: str, buildinfo:
 def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
     """Build ``job``, retrying RETRY-classified failures up to ``max_retries`` times."""
     patterns = compile_patterns(settings.retry_patterns)
-    result_dir = os.path.join(settings.workdir, "results", job.project, job.key)
+    result_dir = os.path.join(settings.workdir, "results", job.project, job.result_key)
     os.makedirs(os.path.dirname(result_dir), exist_ok=True)
     started = time.monotonic()
     attempts = 0
     while True:
         attempts += 1
-        scratch = os.path.join(settings.workdir, "scratch", f"{job.project}-{job.key}-{os.getpid()}")
+        scratch = os.path.join(settings.workdir, "scratch", f"{job.project}-{job.result_key}-{os.getpid()}")
         if os.path.exists(scratch):
             shutil.rmtree(scratch)
         os.makedirs(os.path.join(scratch, "build"))
@@ -295,7 +323,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
         )
         log.write(
             f"distroforge build of {job.project} {job.commit_hash} (distgit {job.distro_hash}) "
-            f"with {settings.backend}, attempt {attempts}"
+            f"with {settings.backend}{' (release build)' if job.release_build else ''}, attempt {attempts}"
         )
         verdict: Verdict | None = None
         try:
@@ -344,6 +372,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
                 "distgit": job.distgit,
                 "commit_hash": job.commit_hash,
                 "distro_hash": job.distro_hash,
+                **({"release_build": True} if job.release_build else {}),
                 **{k: v for k, v in extra.items() if k in ("source_tarball", "distgit_files", "build_against")},
             },
             "version": version.as_dict(),

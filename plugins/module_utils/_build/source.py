@@ -46,6 +46,7 @@ class BuildInputs:
     log: BuildLog
     project: str
     distro_hash: str
+    release_build: bool = False  # the version is a tag's final one (runner.tagged_version)
 
 
 @dataclass(frozen=True)

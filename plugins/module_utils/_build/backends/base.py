@@ -60,6 +60,12 @@ class PackageKind(ABC):
     def nvr(self, packaging: Packaging, version: pbr.PackageVersion, artifacts: Sequence[str]) -> str:
         """The name of this build (RPM name-version-release, or ``<source>_<version>`` for DEB)."""
 
+    def release_version(self, packaging: Packaging, version: pbr.PackageVersion, where: str) -> pbr.PackageVersion:
+        """``version`` (a tag's) with the Release the packaging gives it, for a release build."""
+        raise InputError(
+            f"{where}: {self.name} packaging cannot be built from a tag (no release builds); use rpm or deb"
+        )
+
     @abstractmethod
     def is_packaging_file(self, name: str) -> bool:
         """True for the distgit file (path relative to its top) that declares packages and build dependencies."""

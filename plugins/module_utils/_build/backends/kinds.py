@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..._versions import pbr
 from .. import deb, deps, rpm
@@ -34,6 +34,15 @@ class RpmKind(PackageKind):
     def nvr(self, packaging: Packaging, version: pbr.PackageVersion, artifacts: Sequence[str]) -> str:
         return os.path.basename(artifacts[0]).removesuffix(".src.rpm")
 
+    def release_version(self, packaging: Packaging, version: pbr.PackageVersion, where: str) -> pbr.PackageVersion:
+        if not isinstance(packaging, SpecInfo):
+            raise TypeError(f"an RPM release comes from a spec, not {type(packaging).__name__}")
+        with open(packaging.path, encoding="utf-8") as handle:
+            release = rpm.spec_release(
+                handle.read(), version.rpm_version, f"{where}: {os.path.basename(packaging.path)}"
+            )
+        return replace(version, rpm_release=release)
+
     def is_packaging_file(self, name: str) -> bool:
         return name.endswith(".spec") and "/" not in name
 
@@ -55,6 +64,11 @@ class DebKind(PackageKind):
         if not isinstance(packaging, deb.DebianInfo):
             raise TypeError(f"a DEB name comes from Debian packaging, not {type(packaging).__name__}")
         return f"{packaging.source}_{version.deb_version}"
+
+    def release_version(self, packaging: Packaging, version: pbr.PackageVersion, where: str) -> pbr.PackageVersion:
+        if not isinstance(packaging, deb.DebianInfo):
+            raise TypeError(f"a Debian release comes from debian/changelog, not {type(packaging).__name__}")
+        return replace(version, deb_version=deb.release_deb_version(packaging, version))
 
     def is_packaging_file(self, name: str) -> bool:
         return name == "debian/control"
