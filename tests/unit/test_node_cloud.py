@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import cloud, static_check
+
+from .ansible_run import TOP
 
 DEFAULTS = {"image": "debian-12", "flavor": "m1.large", "network": "private", "floating_ip": False}
 NODES = [{"name": "controller", "groups": ["openstack"]}, {"name": "compute1", "groups": ["compute"]}]
@@ -206,3 +213,79 @@ def test_a_static_host_missing_python_and_sudo_gets_one_line_naming_both():
         "node_provision_nodes: static host 'h1' (192.0.2.1) is not ready: no Python 3 (sh: 1: python3: not found) - "
         f"{static_check.FIX_PYTHON}; cannot become root (sudo: a password is required) - {static_check.FIX_BECOME}"
     ]
+
+
+def _provision(tmp_path: Path, extra: dict, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the role on localhost with ``extra`` vars and only ``env``'s OS_* variables."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Provision",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Run node_provision",
+                            "ansible.builtin.include_role": {"name": "distroforge.openstack.node_provision"},
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    full_env = dict(
+        base,
+        HOME=str(tmp_path),  # no ~/.config/openstack of the machine
+        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
+        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        ANSIBLE_NOCOLOR="1",
+        **env,
+    )
+    return subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", json.dumps(extra)],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in proc.stdout.splitlines() if "node_provision" in line and "[ERROR]" in line]
+
+
+OPENSTACK = {"node_provision_driver": "openstack", "node_provision_nodes": [{"name": "n1"}]}
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_no_cloud_is_one_line_naming_the_variable(tmp_path, state):
+    proc = _provision(tmp_path, {**OPENSTACK, "node_provision_state": state}, {})
+    assert proc.returncode != 0
+    assert "node_provision_openstack_cloud: no cloud given; set OS_CLOUD" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_cloud_missing_from_clouds_yaml_is_one_line_naming_the_file(tmp_path):
+    config = tmp_path / "clouds.yaml"
+    config.write_text(yaml.safe_dump({"clouds": {"lab": {"auth": {"auth_url": "http://127.0.0.1:9/v3"}}}}))
+    proc = _provision(tmp_path, OPENSTACK, {"OS_CLOUD": "prod", "OS_CLIENT_CONFIG_FILE": str(config)})
+    assert proc.returncode != 0
+    assert f"node_provision_openstack_cloud: cloud 'prod' is not in {config} (clouds there: lab)" in proc.stdout
+    proc = _provision(tmp_path, OPENSTACK, {"OS_CLOUD": "lab", "OS_CLIENT_CONFIG_FILE": str(tmp_path / "gone.yaml")})
+    assert "node_provision_openstack_config_file: " + str(tmp_path / "gone.yaml") + " does not exist" in proc.stdout
+
+
+def test_missing_server_options_name_the_node_before_the_cloud_is_called(tmp_path):
+    config = tmp_path / "clouds.yaml"
+    config.write_text(yaml.safe_dump({"clouds": {"lab": {"auth": {"auth_url": "http://127.0.0.1:9/v3"}}}}))
+    extra = {**OPENSTACK, "node_provision_openstack_image": "debian-12", "node_provision_openstack_network": "net"}
+    proc = _provision(tmp_path, extra, {"OS_CLOUD": "lab", "OS_CLIENT_CONFIG_FILE": str(config)})
+    assert proc.returncode != 0
+    assert "node_provision_nodes[0].openstack.flavor: node 'n1' has no flavor" in proc.stdout
+    assert "List the cloud's images" not in proc.stdout
