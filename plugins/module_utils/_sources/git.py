@@ -132,3 +132,34 @@ def commit_info(mirror: str, commit: str) -> CommitInfo:
     if len(fields) != 4:
         raise InputError(f"{mirror}: unexpected git log output for {commit}")
     return CommitInfo(commit_hash=fields[0], commit_time=int(fields[1]), author=fields[2], subject=fields[3])
+
+
+def commits_between(mirror: str, good: str, bad: str, *, what: str = "") -> list[CommitInfo]:
+    """The commits after ``good`` up to ``bad`` (included), oldest first, along ``bad``'s first parents.
+
+    ``good`` must be an ancestor of ``bad``: a bisect between unrelated
+    points (another branch, another release) is refused naming them.
+    """
+    label = what or mirror
+    for commit in (good, bad):
+        if not _has_commit(mirror, commit):
+            raise InputError(f"{label}: commit {commit} is not in the repository; give a commit of its history")
+    ancestor = run(["git", "-C", mirror, "merge-base", "--is-ancestor", good, bad], env=GIT_ENV, check=False)
+    if ancestor.rc != 0:
+        raise InputError(
+            f"{label}: the good commit {good[:12]} is not an ancestor of the bad one {bad[:12]}"
+            " (another branch or release?); give a good point older than the bad one on the same branch"
+        )
+    out = _git(
+        ["-C", mirror, "log", "--reverse", "--first-parent", "--format=%H%x00%ct%x00%an <%ae>%x00%s", f"{good}..{bad}"],
+        timeout=120,
+        what=f"git log {good[:12]}..{bad[:12]}",
+    )
+    found = []
+    for line in out.splitlines():
+        fields = line.split("\x00")
+        if len(fields) == 4:
+            found.append(
+                CommitInfo(commit_hash=fields[0], commit_time=int(fields[1]), author=fields[2], subject=fields[3])
+            )
+    return found

@@ -832,6 +832,25 @@ class StateDB:
                 )
         return sorted(found, key=lambda item: (item.since, item.release, item.project))
 
+    def snapshot(self, commit_id: int) -> Dict[str, CommitRecord]:
+        """What a build's repository held: per package of its release the newest success up to that build.
+
+        DLRN builds in order and each build's repository carries every
+        package's newest successful build so far; the build itself stands
+        for its own package whatever its status.
+        """
+        with self.reader() as conn:
+            record = self._get(conn, commit_id)
+            rows = conn.execute(
+                "SELECT * FROM (SELECT *, ROW_NUMBER() OVER"
+                f" (PARTITION BY project ORDER BY {_NEWEST_FIRST}) AS newest"
+                " FROM commits WHERE release = ? AND status = ? AND id <= ? AND project != ?) WHERE newest = 1",
+                (record.release, SUCCESS, record.id, record.project),
+            ).fetchall()
+        found = {str(row["project"]): _record(CommitRecord, row) for row in rows}
+        found[record.project] = record
+        return found
+
     def recheck(self, project: str, release: Optional[str] = None) -> CommitRecord:
         """Rebuild a package's last processed build when it FAILED (DLRN's ``recheck_package``).
 
