@@ -1,0 +1,146 @@
+"""Stages of a release: validation (one line each, published stages intact), diff, moves and signed repos."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.files import sha256_file
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish import debrepo
+from ansible_collections.distroforge.openstack.plugins.module_utils._release import stages, tagged
+
+from .pkgfactory import build_deb, make_signing_key, stop_gpg_agent
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "distro"
+
+pytestmark = pytest.mark.skipif(
+    not shutil.which("dpkg-deb") or not shutil.which("apt-ftparchive"), reason="needs dpkg-deb and apt-ftparchive"
+)
+
+
+def store(workdir: Path, scratch: Path, project: str, source: str, version: str) -> str:
+    """A release build of ``project`` in the NVR store, as tagged.record leaves it (one tiny .deb)."""
+    nvr = f"{source}_{version}"
+    deb = build_deb(scratch, f"python3-{project}", version.split(":", 1)[-1])
+    path = tagged.store_dir(workdir, project, nvr)
+    path.mkdir(parents=True)
+    shutil.copy2(deb, path / deb.name)
+    info = {
+        "backend": "dpkg",
+        "nvr": nvr,
+        "project": project,
+        "inputs": {"release_build": True, "commit_hash": "a" * 40, "distro_hash": "b" * 40},
+        "version": {"deb_version": version},
+        "outputs": [{"name": deb.name, "sha256": sha256_file(deb), "size": deb.stat().st_size}],
+    }
+    (path / "buildinfo.json").write_text(json.dumps(info))
+    return nvr
+
+
+@pytest.fixture
+def world(tmp_path):
+    pkgdb = tmp_path / "rdoinfo"
+    for name in ("rdo-full.yml", "rdo.yml", "tags/zed.yml"):
+        (pkgdb / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(EXAMPLE / name, pkgdb / name)
+    workdir, scratch = tmp_path / "work", tmp_path / "scratch"
+    scratch.mkdir()
+    nvrs = {
+        "old": store(workdir, scratch, "keystone", "keystone", "2:22.0.1-1"),
+        "new": store(workdir, scratch, "keystone", "keystone", "2:22.0.2-1"),
+        "lower": store(workdir, scratch, "keystone", "keystone", "2:22.0.0-1"),
+        "mw": store(workdir, scratch, "keystonemiddleware", "python-keystonemiddleware", "10.1.1-1"),
+    }
+    release = stages.Release.read(str(pkgdb / "rdo-full.yml"), "zed")
+    home = tmp_path / "gnupg"
+    make_signing_key(home)
+    options = stages.PublishOptions(repos_dir=tmp_path / "repos", gpg_home=home)
+    yield release, workdir, nvrs, options
+    stop_gpg_agent(home)
+
+
+def write(release, stage, text):
+    path = release.stage_path(stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def published_intact(link: Path, target: str) -> None:
+    assert os.readlink(link) == target
+    assert debrepo.check_deb_repo(link) == []
+    assert (link / "InRelease").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bookworm:\n  keystone: keystone_2:22.0.9-1\n", "bookworm.keystone: keystone_2:22.0.9-1 was never built"),
+        ("bookworm:\n  keystone: keystone_2:22.0.0-1\n", "sorts lower than the released keystone_2:22.0.1-1"),
+        ("bookworm:\n  nova: nova_1-1\n", "bookworm.nova: no package 'nova' in release zed"),
+        ("bookworm:\n  keystone: [unclosed\n", "candidate.yml:3: YAML syntax error"),
+        ("bookworm:\n  keystone: a\n  keystone: b\n", "key 'keystone' is given twice"),
+        ("focal:\n  keystone: keystone_2:22.0.2-1\n", "'focal' is not a repository of release zed"),
+        ("- keystone\n", "must map repositories to {package: NVR}"),
+        ("bookworm:\n  keystone: 3\n", "bookworm.keystone: 3 is not an NVR"),
+    ],
+)
+def test_a_bad_stage_file_is_one_line_and_the_published_stages_stay(world, text, expected):
+    release, workdir, nvrs, options = world
+    write(release, "release", f"bookworm:\n  keystone: {nvrs['old']}\n")
+    write(release, "candidate", f"bookworm:\n  keystone: {nvrs['new']}\n")
+    [rel] = stages.publish(release, "release", workdir, options)
+    [cand] = stages.publish(release, "candidate", workdir, options)
+    before = {p.path: os.readlink(p.path) for p in (rel, cand)}
+    path = write(release, "candidate", text)
+    with pytest.raises(InputError) as refused:
+        stages.publish(release, "candidate", workdir, options)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(str(path)) and expected in message, message
+    for link, target in before.items():
+        published_intact(Path(link), target)
+
+
+def test_stages_publish_signed_diff_and_move_with_the_reason_recorded(world):
+    release, workdir, nvrs, options = world
+    write(release, "release", f"bookworm:\n  keystone: {nvrs['old']}\n  keystonemiddleware: {nvrs['mw']}\n")
+    put = stages.put(release, "candidate", {"bookworm": {"keystone": nvrs["new"]}}, workdir, reason="tag 22.0.2")
+    assert [c.as_dict() for c in put.changes] == [
+        {"repo": "bookworm", "project": "keystone", "old": None, "new": nvrs["new"]}
+    ]
+    candidate = stages.load(release, "candidate", workdir)
+    released = stages.load(release, "release", workdir)
+    assert [(c.project, c.old, c.new) for c in stages.diff(released, candidate) if c.new] == [
+        ("keystone", nvrs["old"], nvrs["new"])
+    ]
+    [pub] = stages.publish(release, "candidate", workdir, options)
+    assert pub.changed and pub.package_format == "deb" and pub.packages == ["python3-keystone_22.0.2-1_all.deb"]
+    published_intact(Path(pub.path), os.readlink(pub.path))
+    assert not stages.publish(release, "candidate", workdir, options)[0].changed  # idempotent
+    # check mode: what would move, nothing written
+    preview = stages.move(release, "candidate", "testing", workdir, reason="gate passed", check=True)
+    assert preview.changed and not release.stage_path("testing").exists()
+    moved = stages.move(release, "candidate", "testing", workdir, reason="gate run 7 passed", user="ci")
+    assert [(c.project, c.new) for c in moved.changes] == [("keystone", nvrs["new"])]
+    assert stages.load(release, "testing", workdir).nvr("bookworm", "keystone") == nvrs["new"]
+    history = [json.loads(line) for line in (release.stages_dir / "history.jsonl").read_text().splitlines()]
+    assert [(h["from"], h["to"], h["reason"], h["user"]) for h in history] == [
+        ("build", "candidate", "tag 22.0.2", ""),
+        ("candidate", "testing", "gate run 7 passed", "ci"),
+    ]
+    again = stages.move(release, "candidate", "testing", workdir, reason="again")
+    assert not again.changed
+    promoted = stages.move(release, "testing", "release", workdir, reason="by hand", projects=["keystone"])
+    assert [(c.old, c.new) for c in promoted.changes] == [(nvrs["old"], nvrs["new"])]
+    [rel] = stages.publish(release, "release", workdir, options)
+    assert sorted(rel.packages) == ["python3-keystone_22.0.2-1_all.deb", "python3-keystonemiddleware_10.1.1-1_all.deb"]
+    with pytest.raises(InputError, match=r"^reason: say why"):
+        stages.move(release, "testing", "release", workdir, reason=" ")
+    with pytest.raises(InputError, match="goes back"):
+        stages.move(release, "release", "testing", workdir, reason="x")
+    lower = {"bookworm": {"keystone": nvrs["lower"]}}
+    with pytest.raises(InputError, match="sorts lower than the released"):
+        stages.put(release, "candidate", lower, workdir, reason="x")
