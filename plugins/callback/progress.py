@@ -29,17 +29,7 @@ import time
 from ansible import constants as C
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
-
-def elapsed(seconds: float) -> str:
-    """``3m10s`` style, short enough for a progress line."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.jobs import short_duration as elapsed
 
 
 class CallbackModule(DefaultCallback):

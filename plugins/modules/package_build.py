@@ -127,6 +127,14 @@ options:
     type: list
     elements: path
     default: []
+  progress:
+    description:
+      - A file that says, while the builds run, how many are done and which are building since when
+        (rewritten whole as each build starts and ends; the final counts stay).
+      - Start the module as an async job and poll M(distroforge.openstack.build_progress) with this
+        path to see a wave's progress on the screen, as the C(package_build) role does.
+      - In O(build_user)'s case, a path that user may write, such as C(<workdir>/scratch/progress.json).
+    type: path
 attributes:
   check_mode:
     support: full
@@ -263,6 +271,7 @@ def _work(module: DistroforgeModule) -> dict:
         settings,
         parallel=params["parallel"] or os.cpu_count() or 1,
         waves=waves,
+        progress=params["progress"],
     )
     counts: dict = {}
     for row in rows:
@@ -290,6 +299,7 @@ def main() -> None:
             "keep_build_dir": {"type": "bool", "default": False},
             "build_user": {"type": "str", "default": ""},
             "extra_packages": {"type": "list", "elements": "path", "default": []},
+            "progress": {"type": "path"},
         },
         supports_check_mode=True,
     )

@@ -89,29 +89,15 @@ progress:
   type: str
 """
 
-import json
 import os
-import time
 from typing import Any, Dict
 
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.jobs import wait_for_job
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
 from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.results import read_stream
 
 DONE = frozenset(("success", "fail", "skip", "xfail", "uxsuccess"))
 FAILED = frozenset(("fail", "uxsuccess"))
-
-
-def job_finished(path: str) -> bool:
-    """What async_status decides: the job is over once its results file is no longer the "started" stub."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError):
-        # The wrapper rewrites the file when the job ends; a half-written one means "not yet".
-        return False
-    return not (isinstance(data, dict) and data.get("started") and not data.get("finished"))
 
 
 def counts(stream: str) -> "tuple[int, int]":
@@ -134,11 +120,7 @@ def progress_text(done: int, failed: int, total: int) -> str:
 
 def _work(module: DistroforgeModule) -> Dict[str, Any]:
     params = module.params
-    deadline = time.monotonic() + max(0, params["wait"])
-    finished = job_finished(params["job"])
-    while not finished and time.monotonic() < deadline:
-        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
-        finished = job_finished(params["job"])
+    finished = wait_for_job(params["job"], params["wait"])
     done, failed = counts(params["stream"])
     return {
         "changed": False,

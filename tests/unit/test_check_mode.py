@@ -171,6 +171,20 @@ def build_status_state(folder: Path) -> dict[str, Any]:
     return {"db": str(folder / "state.db"), "query": "pending"}
 
 
+def build_notify(folder: Path) -> dict[str, Any]:
+    # Nothing listens on port 9 of loopback: check mode must not even try to send.
+    smtp = {"host": "127.0.0.1", "port": 9, "security": "none", "sender": "ci@example.org"}
+    return {"db": str(folder / "state.db"), "smtp": smtp, "webhook": {"url": "http://127.0.0.1:9/hook"}}
+
+
+def build_notify_state(folder: Path) -> dict[str, Any]:
+    with StateDB(folder / "state.db") as db:
+        add_build(db, "alpha", status="FAILED")  # a new FTBFS: check mode would mail and post it
+    packages = [{"project": "alpha", "maintainers": ["alice@example.org"]}]
+    # add_build finishes builds in 2023: look back far enough to see it.
+    return {**build_notify(folder), "packages": packages, "max_age_days": 36500}
+
+
 def logs_sanitize(folder: Path) -> dict[str, Any]:
     (folder / "in").mkdir()
     (folder / "out").mkdir()
@@ -484,6 +498,8 @@ CASES = [
         seed_self("api_user"),
         lambda folder, args: {**args, "password": "other"},
     ),
+    Case("build_notify-fresh", "build_notify", build_notify),
+    Case("build_notify-state", "build_notify", build_notify_state),
     Case("build_queue-fresh", "build_queue", build_queue),
     Case("build_queue-state", "build_queue", build_queue_state),
     Case("build_record-fresh", "build_record", build_record),

@@ -9,6 +9,7 @@ import pytest
 from subunit import StreamResultToBytes
 
 from ansible_collections.distroforge.openstack.plugins.callback.progress import elapsed
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.jobs import job_finished
 from ansible_collections.distroforge.openstack.plugins.modules import tempest_progress
 
 from .ansible_run import TOP
@@ -39,7 +40,7 @@ def test_a_job_is_finished_when_async_status_would_say_so(tmp_path, content, fin
     job = tmp_path / "j1"
     if content is not None:
         job.write_text(content if isinstance(content, str) else json.dumps(content))
-    assert tempest_progress.job_finished(str(job)) is finished
+    assert job_finished(str(job)) is finished
 
 
 def test_counts_come_from_the_stream_written_so_far(tmp_path):

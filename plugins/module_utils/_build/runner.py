@@ -32,6 +32,7 @@ from .backends.base import Backend, PackageKind
 from .buildlog import BuildLog
 from .classify import Verdict, classify, compile_patterns
 from .contain import MIB, Refused, regular_file
+from .progress import ProgressFile
 from .sandbox import base_env
 from .source import BuildInputs, make_source
 
@@ -421,24 +422,39 @@ def _result(
 
 
 def build_many(
-    jobs: Sequence[BuildJob], settings: BuildSettings, parallel: int = 1, waves: Sequence[int] | None = None
+    jobs: Sequence[BuildJob],
+    settings: BuildSettings,
+    parallel: int = 1,
+    waves: Sequence[int] | None = None,
+    *,
+    progress: str | None = None,
 ) -> list[BuildResult]:
     """Build ``jobs`` with ``parallel`` builds at a time, wave after wave; results in job order.
 
     ``waves`` gives each job's build wave (see build_queue): a wave starts
     when the one before it is done, and builds against the binary packages
     the earlier waves made (on top of ``settings.extra_packages``).
+    ``progress`` names a file that says, while the builds run, how many are
+    done and which are building (:mod:`.progress`).
     """
     settings.validate()
     compile_patterns(settings.retry_patterns)  # a bad pattern fails before any build
     order = list(waves) if waves is not None else [0] * len(jobs)
     results: dict[int, BuildResult] = {}
     against = list(settings.extra_packages)
+    tracker = ProgressFile(progress, len(jobs))
+
+    def tracked(job: BuildJob, job_settings: BuildSettings) -> BuildResult:
+        tracker.start(job.project)
+        result = build_one(job, job_settings)
+        tracker.finish(job.project, result.status == SUCCESS)
+        return result
+
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         for wave in sorted(set(order)):
             wave_settings = replace(settings, extra_packages=tuple(against))
             indexes = [i for i, w in enumerate(order) if w == wave]
-            built = pool.map(build_one, [jobs[i] for i in indexes], [wave_settings] * len(indexes))
+            built = pool.map(tracked, [jobs[i] for i in indexes], [wave_settings] * len(indexes))
             for index, result in zip(indexes, built, strict=True):
                 results[index] = result
                 if result.status == SUCCESS:
@@ -452,6 +468,8 @@ def build_as(
     settings: BuildSettings,
     parallel: int = 1,
     waves: Sequence[int] | None = None,
+    *,
+    progress: str | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`build_many` as the build user ``user_name`` (None: as this process); results as dicts.
 
@@ -461,7 +479,8 @@ def build_as(
     """
 
     def build() -> list[dict[str, Any]]:
-        return [result.as_dict() for result in build_many(jobs, settings, parallel=parallel, waves=waves)]
+        results = build_many(jobs, settings, parallel=parallel, waves=waves, progress=progress)
+        return [result.as_dict() for result in results]
 
     user = privs.lookup(user_name) if user_name else None
     if user is None or not privs.needs_switch(user):
