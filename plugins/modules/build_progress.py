@@ -13,10 +13,10 @@ description:
   - Watches an async job of M(distroforge.openstack.package_build) (its results
     file, as C(async) with C(poll=0) registers it) for up to O(wait) seconds,
     then reads the progress file the builds write (the module's O(distroforge.openstack.package_build#module:progress)).
-  - Returns C(finished) and a C(progress) text, for example
+  - "Returns C(finished) and a C(progress) text, for example
     C(builds: 2/3 done (keystone building, 41s)), that the
     C(distroforge.openstack.progress) output callback prints on each retry of
-    an C(until) loop, instead of identical poll lines.
+    an C(until) loop, instead of identical poll lines."
   - Reads only; never changes anything.
 author:
   - distroforge developers (@distroforge)
@@ -94,7 +94,7 @@ building:
       description: Seconds since its build started.
       type: int
 progress:
-  description: One line for the screen, for example C(builds: 2/3 done (keystone building, 41s)).
+  description: "One line for the screen, for example C(builds: 2/3 done (keystone building, 41s))."
   returned: always
   type: str
 """
