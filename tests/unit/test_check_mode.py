@@ -35,7 +35,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._publish.deb
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
 
 from .ansible_run import TOP, run_playbook
-from .gitrepos import commit, init
+from .gitrepos import commit, git, init
 from .pkgfactory import add_build, artifacts_dir, build_deb, build_rpm, hexhash
 
 T0 = 1_700_000_000
@@ -484,6 +484,71 @@ def repo_closure(folder: Path) -> dict[str, Any]:
     return {"path": str(repo), "provides": ["vhost-provider"]}
 
 
+RELEASE_SPEC = """\
+Name:       python-alpha
+Version:    XXX
+Release:    XXX
+Summary:    Alpha
+License:    Apache-2.0
+BuildArch:  noarch
+Requires:   python3-pbr >= 2.0.0
+Requires:   python3-six >= 1.10.0
+
+%description
+Alpha.
+
+%files
+
+%changelog
+* Tue Nov 14 2023 Packager <packager@example.org> - 1.0.0-1
+- Packaging of 1.0.0
+"""
+RELEASE_CONTROL = """\
+Source: python-alpha
+Build-Depends: debhelper-compat (= 13), python3-all, python3-pbr
+
+Package: python3-alpha
+Architecture: all
+Depends: python3-pbr, python3-six (>= 1.10.0), ${misc:Depends}
+Description: alpha
+ Alpha.
+"""
+RELEASE_CHANGELOG = """\
+python-alpha (1.0.0-1) bookworm; urgency=medium
+
+  * Packaging of 1.0.0.
+
+ -- Packager <packager@example.org>  Tue, 14 Nov 2023 22:13:20 +0000
+"""
+
+
+def bump_package(folder: Path) -> dict[str, Any]:
+    """An upstream with tags 1.0.0 and 1.1.0 (other requirements) and a distgit packaging 1.0.0."""
+    upstream = init(folder / "in" / "upstream")
+    releases = [("1.0.0", "pbr>=2.0.0\nsix>=1.10.0\n"), ("1.1.0", "pbr>=2.0.0\n")]
+    for index, (version, requirements) in enumerate(releases):
+        commit(upstream, f"Release {version}", T0 + 3600 * index, {"requirements.txt": requirements})
+        git(upstream, "tag", "-a", "-m", version, version, when=T0 + 3600 * index)
+    distgit = init(folder / "in" / "distgit", branch="zed-rdo")
+    files = {"python-alpha.spec": RELEASE_SPEC, "debian/control": RELEASE_CONTROL}
+    files["debian/changelog"] = RELEASE_CHANGELOG
+    commit(distgit, "Packaging of 1.0.0", T0 + 60, files)
+    package = {
+        "name": "python-alpha",
+        "project": "alpha",
+        "upstream": f"file://{upstream}",
+        "distgit": str(distgit),
+        "source_branch": "master",
+        "distgit_branch": "zed-rdo",
+        "release": "zed",
+    }
+    return {"package": package}
+
+
+def package_reqcheck(folder: Path) -> dict[str, Any]:
+    return {**bump_package(folder), "tag": "1.1.0"}
+
+
 def seed_self(module: str) -> Callable[[Path, dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
     """Seed with a normal-mode run of the module itself, as the user's previous run."""
     return lambda folder, args: [(module, args)]
@@ -522,6 +587,9 @@ CASES = [
         seed_self("packstack_answers"),
         packstack_answers_then,
     ),
+    Case("package_new_version-fresh", "package_new_version", bump_package),
+    Case("package_new_version-state", "package_new_version", bump_package, seed_self("package_new_version")),
+    Case("package_reqcheck-fresh", "package_reqcheck", package_reqcheck),
     Case("pkgdb_info-fresh", "pkgdb_info", pkgdb_info),
     Case("pkgdb_info-state", "pkgdb_info", pkgdb_info, seed_self("pkgdb_info")),
     Case("puppet_apply-fresh", "puppet_apply", puppet_apply),

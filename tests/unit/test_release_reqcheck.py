@@ -18,7 +18,12 @@ import pytest
 import yaml
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
-from ansible_collections.distroforge.openstack.plugins.module_utils._release import pkgfiles, pymod, reqcheck
+from ansible_collections.distroforge.openstack.plugins.module_utils._release import (
+    pkgfiles,
+    pymod,
+    pymod_data,
+    reqcheck,
+)
 from ansible_collections.distroforge.openstack.plugins.module_utils._release.pkgfiles import Dependencies, Dependency
 
 TOP = Path(__file__).resolve().parents[2]
@@ -133,6 +138,13 @@ EXCEPTION_NAMES = [
     "python-dateutil",
     "python-ldap",
 ]
+
+
+def test_the_map_modules_read_is_the_yaml_file():
+    """Modules read the copy in pymod_data.py (Ansible ships module_utils as Python only)."""
+    embed = TOP / "tools" / "embed_pymod_map.py"
+    assert pymod.DATA.read_text() == pymod_data.TEXT, f"pymod_data.py is stale: run python3 {embed.relative_to(TOP)}"
+    assert pymod.load() == pymod.load(pymod.DATA)
 
 
 def test_every_exception_of_the_map_is_tried():

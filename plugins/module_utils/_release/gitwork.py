@@ -128,7 +128,10 @@ class Distgit:
         if remote_refs(url, f"refs/heads/{branch}").get(f"refs/heads/{branch}") is None:
             raise InputError(f"{url}: no branch {branch}; fix distgit_branch (or the release's branch) in the database")
         git(
-            "clone", "--quiet", "--no-tags", "--single-branch", "--branch", branch, url, str(self.tree),
+            # --no-hardlinks: git freshens (touches) an object it writes again; a hard-linked
+            # object file is the distgit's own.
+            "clone", "--quiet", "--no-hardlinks", "--no-tags", "--single-branch", "--branch", branch, url,
+            str(self.tree),
             what=f"git clone {url}",
         )  # fmt: skip
         self.head = self.rev("HEAD")

@@ -18,7 +18,9 @@ from typing import Any, Mapping
 import yaml
 
 from .._common.errors import InputError
+from . import pymod_data
 
+# The map's source; modules read the copy embedded in pymod_data.py (tools/embed_pymod_map.py).
 DATA = Path(__file__).with_name("pymod2pkg.yml")
 FORMATS = ("rpm", "deb")
 
@@ -91,11 +93,22 @@ def _strings(value: Any, path: Path, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def load(path: Path = DATA) -> PackageMap:
-    """Read the map from ``path`` (the collection's own by default), checking its shape."""
+def load(path: Path | None = None) -> PackageMap:
+    """Read the map from ``path``, or the collection's own (``pymod2pkg.yml``, embedded in :mod:`.pymod_data`)."""
+    if path is None:
+        return parse(pymod_data.TEXT, DATA)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the package map ({exc})") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> PackageMap:
+    """The map in YAML ``text`` (read from ``path``), its shape checked."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise InputError(f"{path}: cannot read the package map ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise _fail(path, "the top", "must be a mapping")
