@@ -368,7 +368,8 @@ def main() -> None:
             "stale_days": {"type": "int", "default": 3},
             "max_age_days": {"type": "int", "default": 7},
             "log_baseurl": {"type": "str"},
-            "secret_patterns": {"type": "list", "elements": "dict", "default": []},
+            # Patterns that find secrets, not secrets.
+            "secret_patterns": {"type": "list", "elements": "dict", "default": [], "no_log": False},
             "smtp": {
                 "type": "dict",
                 "options": {

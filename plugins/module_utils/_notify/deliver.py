@@ -16,10 +16,12 @@ import smtplib
 import socket
 import ssl
 import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import SSLValidationError, open_url
 
 from .._common.errors import DistroforgeError, InputError
 from .message import Message
@@ -230,24 +232,30 @@ class WebhookChannel(Channel):
         }
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token}"
-        request = urllib.request.Request(
-            settings.url, data=json.dumps(document).encode("utf-8"), headers=headers, method="POST"
-        )
-        context = ssl.create_default_context(cafile=settings.ca_file) if settings.url.startswith("https") else None
-        where = f"webhook {self.redact(settings.url)}"
+        where = f"{WEBHOOK} {self.redact(settings.url)}"
+        timed_out = DeliveryError(f"{where}: no answer within {settings.timeout:g} s (webhook.timeout)")
         try:
-            with urllib.request.urlopen(request, timeout=settings.timeout, context=context) as response:
+            # Ansible's open_url (ansible-test's replace-urlopen rule): proxies and CA paths as every module has them.
+            with open_url(
+                settings.url,
+                data=json.dumps(document).encode("utf-8"),
+                headers=headers,
+                method="POST",
+                timeout=settings.timeout,
+                ca_path=settings.ca_file,
+                use_netrc=False,
+                follow_redirects="none",
+            ) as response:
                 response.read(65536)
         except urllib.error.HTTPError as exc:
             raise DeliveryError(f"{where}: answered {exc.code} {exc.reason}") from None
         except (socket.timeout, TimeoutError):
-            raise DeliveryError(f"{where}: no answer within {settings.timeout:g} s (webhook.timeout)") from None
+            raise timed_out from None
         except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise DeliveryError(f"{where}: no answer within {settings.timeout:g} s (webhook.timeout)") from None
-            raise DeliveryError(f"{where}: cannot connect ({_reason(reason)})") from None
-        except (OSError, ValueError) as exc:
+            if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+                raise timed_out from None
+            raise DeliveryError(f"{where}: cannot connect ({_reason(exc.reason)})") from None
+        except (UrlConnectionError, SSLValidationError, OSError, ValueError) as exc:
             raise DeliveryError(f"{where}: cannot send ({_reason(exc)})") from None
 
 
