@@ -206,6 +206,33 @@ def node_image(folder: Path) -> dict[str, Any]:
     return {"name": f"checkmode-{os.getpid()}", "cache_dir": str(folder / "images")}
 
 
+def vm_image(folder: Path) -> dict[str, Any]:
+    # A name no image has: check mode says it would build it.
+    return {"name": f"checkmode-{os.getpid()}", "cache_dir": str(folder / "images")}
+
+
+def _vm_args(folder: Path) -> dict[str, Any]:
+    return {"vm_dir": str(folder / "vms"), "bridge": "dft-check-br0", "subnet": "10.89.96.0/24"}
+
+
+def vm_node(folder: Path) -> dict[str, Any]:
+    # An image that is only its files: check mode would start a VM from it, and starts none.
+    image = folder / "images" / "vm" / "bookworm-000000000000"
+    image.mkdir(parents=True)
+    for name in ("disk.qcow2", "vmlinuz", "initrd.img"):
+        (image / name).write_bytes(b"not really")
+    node = {"name": "checkmode-vm", "ip": "10.89.96.20", "image": str(image), "memory": 256}
+    return {"nodes": [node], **_vm_args(folder)}
+
+
+def vm_node_state(folder: Path) -> dict[str, Any]:
+    # What a stopped VM leaves: check mode would remove its overlay and removes nothing.
+    (folder / "vms" / "checkmode-vm").mkdir(parents=True)
+    (folder / "vms" / "checkmode-vm" / "overlay.qcow2").write_bytes(b"overlay")
+    (folder / "vms" / "id_ed25519").write_text("the controller's key stays\n")
+    return {"nodes": [{"name": "checkmode-vm"}], "state": "absent", **_vm_args(folder)}
+
+
 def package_build(folder: Path) -> dict[str, Any]:
     job = {**NOVA, "commit_hash": "a" * 40, "distro_hash": "b" * 40, "commit_id": 1}
     return {
@@ -626,6 +653,9 @@ CASES = [
     Case("source_poll-fresh", "source_poll", source_poll),
     Case("source_poll-state", "source_poll", source_poll, seed_self("source_poll"), source_poll_then),
     Case("tempest_progress-state", "tempest_progress", tempest_progress),
+    Case("vm_image-fresh", "vm_image", vm_image),
+    Case("vm_node-fresh", "vm_node", vm_node),
+    Case("vm_node-state", "vm_node", vm_node_state),
     Case("vote_info-fresh", "vote_info", vote_info),
     Case("vote_info-state", "vote_info", vote_info_state, lambda folder, args: [("ci_vote", ci_vote(folder))]),
     Case("tempest_results-fresh", "tempest_results", tempest_results),
