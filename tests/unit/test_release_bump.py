@@ -9,7 +9,9 @@ one.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +24,8 @@ from debian.changelog import Changelog
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader
 from ansible_collections.distroforge.openstack.plugins.module_utils._release import bump
+
+from .ansible_run import run_playbook
 
 TOP = Path(__file__).resolve().parents[2]
 EXAMPLE = TOP / "examples" / "distro"
@@ -210,6 +214,26 @@ def test_check_mode_computes_the_bump_and_creates_nothing(package):
     assert "+Version:    5.0.1\n" in diff and "+python-keystoneclient (1:5.0.1-1) bookworm; urgency=medium\n" in diff
 
 
+def files_state(root: Path) -> dict[str, tuple[int, str]]:
+    """Every file under ``root``: mtime and content hash."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("commit", [False, True], ids=["check", "bump"])
+def test_no_file_of_the_distgit_changes(package, commit):
+    """Only new files (the branch, its objects) appear; git freshening hard-linked objects touched old ones."""
+    distgit = _path(package["distgit"])
+    before = files_state(distgit)
+    bump.new_version(package, commit=commit)
+    after = files_state(distgit)
+    assert {path: after.get(path) for path in before} == before
+    assert (set(after) - set(before) == set()) is (not commit)
+
+
 def test_packaging_at_the_newest_tag_is_current(package, example):
     current = {**package, "distgit": str(example / "distgit" / "keystonemiddleware-distgit")}
     current["upstream"] = str(example / "upstream" / "keystonemiddleware")
@@ -295,6 +319,48 @@ def test_a_broken_debian_changelog_is_one_line(package):
     git(work, "push", "-q", "origin", "zed-rdo")
     message = one_line(lambda: bump.new_version(package, tag="5.0.1"))
     assert message.startswith("python-keystoneclient distgit zed-rdo: debian/changelog: does not parse")
+
+
+# -- the modules ------------------------------------------------------------------------------------------
+
+
+def test_the_modules_bump_then_fail_reqcheck_in_one_line(package, tmp_path):
+    new_tag(package, "5.0.2", "pbr>=2.0.0\noslo.config>=5.2.0\ntenacity>=6.0.0\n", 1_700_000_000)
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text("ignore_build: [hacking, coverage]\n")
+    results = tmp_path / "results.json"
+    tasks = [
+        {"name": "Bump", "distroforge.openstack.package_new_version": {"package": "{{ pkg }}"}, "register": "bump"},
+        {
+            "name": "Check",
+            "distroforge.openstack.package_reqcheck": {
+                "package": "{{ pkg }}",
+                "tag": "{{ bump.tag }}",
+                "check": ["runtime"],
+                "formats": ["rpm"],
+                "overrides": str(overrides),
+                "fail_on": ["missing", "mismatch"],
+            },
+            "register": "check",
+            "ignore_errors": True,
+        },
+        {
+            "name": "Save",
+            "ansible.builtin.copy": {"content": "{{ {'bump': bump, 'check': check} | to_json }}", "dest": str(results)},
+        },
+    ]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    run_playbook(playbook, {"pkg": package}, timeout=300)
+    out = json.loads(results.read_text())
+    assert (out["bump"]["changed"], out["bump"]["status"], out["bump"]["branch"]) == (True, "bumped", "zed-bump-5.0.2")
+    check = out["check"]
+    assert check["failed"] and "\n" not in check["msg"]
+    assert check["msg"] == (
+        "python-keystoneclient 5.0.2: 1 finding(s) with a status in fail_on (missing python3-tenacity); "
+        "fix the packaging or list them in the overrides file"
+    )
+    assert check["counts"]["excess"] == 9 and check["old_tag"] == "5.0.0"
 
 
 # -- reqcheck on the real requirements --------------------------------------------------------------------

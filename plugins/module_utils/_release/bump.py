@@ -341,7 +341,7 @@ def reqcheck_package(
     *,
     tag: str | None = None,
     distgit_ref: str | None = None,
-    overrides: Path | None = None,
+    overrides: Path | str | None = None,
     pkgmap: PackageMap | None = None,
     kinds: tuple[str, ...] = ("runtime", "build"),
     formats: tuple[str, ...] = ("rpm", "deb"),

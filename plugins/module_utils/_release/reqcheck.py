@@ -68,13 +68,14 @@ class Overrides:
     mapped: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
-def load_overrides(path: Path | None, package: str = "") -> Overrides:
+def load_overrides(path: Path | str | None, package: str = "") -> Overrides:
     """Read an overrides file: ``ignore``, ``ignore_build``, ``map`` and per-package ``packages.<name>``.
 
     Names are requirement names (normalised as PEP 503 says) or package names.
     """
     if path is None:
         return Overrides()
+    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
