@@ -5,7 +5,8 @@ distgit git repos, rdoinfo database, deterministic hashes).  Phases, as in
 the DLRN harness: first build of everything, no-change rerun, one-change
 rerun (one new upstream commit).  Ours runs playbooks/build.yml (poll,
 build with rpmbuild in bubblewrap, record); DLRN runs through
-../shared/bench/dlrn/run_dlrn.sh with its mock stand-in (rpmbuild too).
+../shared/bench/dlrn/run_dlrn.sh with its mock stand-in (rpmbuild too), on
+the DLRN that bench/peers.py installs from PyPI (the harness's BENCH_ROOT).
 
 Environment: BENCH_N (default 20), BENCH_DLRN=0 to skip DLRN (then only
 our figures print), DISTROFORGE_BENCH_ROOT (default /var/tmp/distroforge-bench).
@@ -26,7 +27,7 @@ from _common import TOP
 
 sys.path.insert(0, str(TOP))
 
-from tests.unit.dlrn_harness import HARNESS
+from tests.unit.dlrn_harness import HARNESS, harness_env
 
 ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench"))
 N = int(os.environ.get("BENCH_N", "20"))
@@ -36,12 +37,23 @@ def dlrn_phases(n: int) -> dict[str, float] | None:
     """Run the DLRN harness; its wall seconds per phase, or None when it cannot run."""
     if os.environ.get("BENCH_DLRN", "1") == "0" or not (HARNESS / "run_dlrn.sh").exists():
         return None
-    setup = subprocess.run(["bash", str(HARNESS / "setup.sh")], capture_output=True, text=True, check=False)
+    try:
+        env = harness_env()
+    except (RuntimeError, OSError) as exc:
+        print(f"DLRN peer not installed ({exc}); DLRN figures skipped")
+        return None
+    setup = subprocess.run(["bash", str(HARNESS / "setup.sh")], env=env, capture_output=True, text=True, check=False)
     if setup.returncode != 0:
         print(f"DLRN harness setup failed (rc {setup.returncode}); DLRN figures skipped")
         return None
-    work = Path(f"/var/tmp/dlrn-bench/run-n{n}-w1")
-    run = subprocess.run(["bash", str(HARNESS / "run_dlrn.sh"), str(n)], capture_output=True, text=True, check=False)
+    work = ROOT / f"dlrn-run-n{n}"
+    run = subprocess.run(
+        ["bash", str(HARNESS / "run_dlrn.sh"), str(n)],
+        env={**env, "WORK": str(work)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     results = work / "results.tsv"
     if not results.exists():
         print(f"DLRN harness did not produce {results} (rc {run.returncode}); DLRN figures skipped")

@@ -11,15 +11,14 @@ build into the same 300-package distro.  DLRN publishes inside its build
 loop, so its step is isolated by calling the two functions that loop calls
 after a build (``post_build`` + ``process_build_result``: links,
 createrepo_c, versions.csv, .repo, DB, current/consistent, reports,
-commit.yaml) from DLRN's venv (dlrn_publish_peer.py); it runs when the
-harness in ../shared/bench/dlrn is set up (its setup.sh), else it is
-skipped with a note.
+commit.yaml) from DLRN's venv (dlrn_publish_peer.py), which bench/peers.py
+makes from PyPI on first use (about a minute); without PyPI it is skipped
+with a note.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import peers
 from _common import TOP, report
 
 sys.path.insert(0, str(TOP / ".venv" / "collections"))
@@ -38,7 +38,6 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db 
 from tests.unit.pkgfactory import add_build, artifacts_dir
 
 N = 300
-DLRN_PYTHON = Path(os.environ.get("BENCH_ROOT", "/var/tmp/dlrn-bench")) / "venv" / "bin" / "python"
 SPEC_HEAD = """\
 Name: distro
 Version: 1.0
@@ -90,14 +89,16 @@ def seed(work: Path, rpms: list[Path], sign: bool) -> tuple[StateDB, Publisher]:
 
 def dlrn_publish(work: Path, rpms: list[Path], repeat: int = 3) -> float | None:
     """Median seconds of DLRN's own publish step for one build into the same distro, or None without DLRN."""
-    if not DLRN_PYTHON.exists():
-        print(f"(DLRN peer skipped: no {DLRN_PYTHON}; run ../shared/bench/dlrn/setup.sh)")
+    try:
+        dlrn_python = peers.python("dlrn")
+    except (RuntimeError, OSError) as exc:
+        print(f"(DLRN peer skipped: {exc})")
         return None
     listing = work / "dlrn-rpms.txt"
     listing.write_text("".join(f"{rpm}\n" for rpm in rpms))
     peer = Path(__file__).with_name("dlrn_publish_peer.py")
     proc = subprocess.run(
-        [str(DLRN_PYTHON), str(peer), str(work / "dlrn"), str(listing), str(repeat)],
+        [str(dlrn_python), str(peer), str(work / "dlrn"), str(listing), str(repeat)],
         capture_output=True,
         text=True,
         check=False,

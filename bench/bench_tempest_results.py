@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+import peers
 from _common import TOP, report
 
 sys.path.insert(0, str(TOP / ".venv" / "collections"))
@@ -46,7 +47,6 @@ from tests.unit.tempest_streams import make_many_stream
 TESTS = 15_000
 ROUNDS = 7
 BENCH_ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench")) / "tempest_results"
-BIN = Path(sys.executable).parent
 OURS_SCRIPT = """
 import sys
 sys.path.insert(0, {collections!r})
@@ -56,11 +56,14 @@ run([{stream!r}], junit_path={out!r} + "/r.xml", html_path={out!r} + "/r.html", 
 
 
 def peer_command() -> list[str] | None:
-    """subunit2junitxml with junitxml importable, or None."""
+    """subunit2junitxml from its venv (bench/peers.py makes it from PyPI on first use), or None without it."""
     if os.environ.get("SUBUNIT2JUNITXML"):
         return [os.environ["SUBUNIT2JUNITXML"]]
-    probe = subprocess.run([sys.executable, "-c", "import junitxml"], capture_output=True, check=False)
-    return [str(BIN / "subunit2junitxml")] if probe.returncode == 0 else None
+    try:
+        return [str(peers.program("subunit2junitxml"))]
+    except (RuntimeError, OSError) as exc:
+        print(f"(subunit2junitxml peer not installed: {exc})", flush=True)
+        return None
 
 
 def child_env(pycache: Path | None) -> dict[str, str]:
@@ -184,10 +187,17 @@ def main() -> None:
         )
         print(f"ours peak RSS: {max(process_rss) / 1024:.0f} MiB", flush=True)
         print(
-            "peer skipped: subunit2junitxml needs the junitxml package (run make, or set SUBUNIT2JUNITXML)", flush=True
+            "peer skipped: subunit2junitxml could not be installed (python bench/peers.py, or set SUBUNIT2JUNITXML)",
+            flush=True,
         )
     with stream.open("rb") as source:
-        stats = subprocess.run([str(BIN / "subunit-stats")], stdin=source, capture_output=True, text=True, check=False)
+        stats = subprocess.run(
+            [str(peers.program("subunit2junitxml", "subunit-stats"))],
+            stdin=source,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     found = re.findall(r"^(\w+) tests:\s+(\d+)$", stats.stdout, re.MULTILINE)
     theirs = {key.lower(): int(value) for key, value in found}
     summary = result["summary"]

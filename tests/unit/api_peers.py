@@ -1,8 +1,8 @@
 """Our API and the real DLRN 0.26.1 API side by side, each under gunicorn on loopback (tests and bench/bench_api.py).
 
-DLRN runs from its own venv under build/dlrn-api (created on first use from
-PyPI with the pins of the DLRN benchmark harness when it is beside the
-checkout), over its own DB loaded from our state DB by bench/dlrn_api_peer.py.
+DLRN runs from the venv bench/peers.py makes under build/bench-peers (from
+PyPI, pinned, on first use), over its own DB loaded from our state DB by
+bench/dlrn_api_peer.py.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from pathlib import Path
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._api.config import ApiConfig
 
-from .dlrn_harness import HARNESS
+from .dlrn_harness import PEERS
 
 TOP = Path(__file__).resolve().parents[2]
-DLRN_VENV = TOP / "build" / "dlrn-api" / "venv"
 PEER = TOP / "bench" / "dlrn_api_peer.py"
-GUNICORN_PIN = "gunicorn==27.0.1"
 
 
 def free_port() -> int:
@@ -35,21 +33,8 @@ def free_port() -> int:
 
 
 def dlrn_python() -> Path:
-    """DLRN 0.26.1's venv python, created (about a minute, once) if missing."""
-    python = DLRN_VENV / "bin" / "python"
-    if (DLRN_VENV / "bin" / "gunicorn").exists() and (DLRN_VENV / ".complete").exists():
-        return python
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(DLRN_VENV)], check=True)
-    constraints = HARNESS / "constraints.txt"
-    pins = ["-c", str(constraints)] if constraints.is_file() else []
-    subprocess.run(
-        [str(DLRN_VENV / "bin" / "pip"), "install", "-q", *pins, "dlrn==0.26.1", GUNICORN_PIN],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    (DLRN_VENV / ".complete").write_text("dlrn==0.26.1\n")
-    return python
+    """DLRN 0.26.1's venv python (bench/peers.py makes the venv, about a minute, once)."""
+    return PEERS.python("dlrn")
 
 
 def load_dlrn(state_db: Path, work: Path, baseurl: str, user: str, password: str, *, rounds: int | None = None) -> dict:
@@ -132,10 +117,9 @@ def ours(config: ApiConfig, work: Path, workers: int) -> Server:
 
 def dlrn(loaded: dict, work: Path, workers: int) -> Server:
     """DLRN 0.26.1's API (``dlrn.api:app``) under gunicorn from its venv, same worker count."""
-    dlrn_python()
     port = free_port()
     argv = [
-        str(DLRN_VENV / "bin" / "gunicorn"),
+        str(PEERS.program("dlrn", "gunicorn")),
         "--workers",
         str(workers),
         "--bind",

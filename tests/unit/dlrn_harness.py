@@ -1,9 +1,18 @@
-"""Where the DLRN benchmark harness is (shared by the compatibility test and bench/bench_build.py)."""
+"""Where the DLRN benchmark harness is, and the peers bench/peers.py installs (tests and bench scripts share them).
+
+The harness (workload generator, run script, mock stand-in) is in the shared
+directory beside the checkout; the peer it runs, the real DLRN, is installed
+by bench/peers.py from PyPI into build/bench-peers/dlrn, which the harness
+takes as its BENCH_ROOT (:func:`harness_env`).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from .shared_dir import SHARED
 
@@ -19,3 +28,23 @@ HARNESS = next(
     ),
     SHARED / "bench" / "dlrn",
 )
+
+
+def _load_peers() -> ModuleType:
+    """bench/peers.py (bench/ is scripts, not a package)."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "peers.py"
+    spec = importlib.util.spec_from_file_location("distroforge_bench_peers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+PEERS = _load_peers()
+
+
+def harness_env(**extra: str) -> dict[str, str]:
+    """The environment for the harness's scripts: its BENCH_ROOT is the DLRN peer's directory (made if needed)."""
+    PEERS.ensure("dlrn")
+    return {**os.environ, "BENCH_ROOT": str(PEERS.PEERS["dlrn"].home), **extra}

@@ -1,7 +1,8 @@
 """Side by side with DLRN: one workload built and published by DLRN 0.26.1 and by build.yml, the trees compared.
 
-The workload and DLRN come from the harness in ../shared/bench/dlrn
-(README there): N small Python packages with deterministic upstream and
+The workload comes from the harness in ../shared/bench/dlrn (README
+there), DLRN 0.26.1 from bench/peers.py (PyPI, pinned, its venv under
+build/bench-peers): N small Python packages with deterministic upstream and
 distgit hashes, DLRN with a mock stand-in that builds with rpmbuild.  Both
 sides build every package, then one new upstream commit of package
 (N+1)//2; what each published is compared on structure and meaning:
@@ -16,9 +17,10 @@ build-host clone paths and flags our "published" bit, DLRN's mock-only
 logs and ``installed`` marker, and no sqlite metadata.
 
 Runs when the harness is there: as root it runs the harness's own
-idempotent setup.sh first (about a minute on a fresh machine, a second
-after; it points /usr/bin/mock at the harness's stand-in and refuses to
-replace a real mock).  DISTROFORGE_DLRN_SETUP=0 skips that step.
+idempotent setup.sh first with the peer's directory as its BENCH_ROOT (it
+finds DLRN installed there, installs the system tools and points
+/usr/bin/mock at the harness's stand-in, refusing to replace a real mock).
+DISTROFORGE_DLRN_SETUP=0 skips that step.
 """
 
 from __future__ import annotations
@@ -38,12 +40,10 @@ import pytest
 import yaml
 
 from .ansible_run import TOP, run_playbook
-from .dlrn_harness import HARNESS
+from .dlrn_harness import HARNESS, PEERS, harness_env
 
 pytestmark = pytest.mark.slow
 
-BENCH_ROOT = Path(os.environ.get("BENCH_ROOT", "/var/tmp/dlrn-bench"))
-DLRN_PYTHON = BENCH_ROOT / "venv" / "bin" / "python"
 N = 3
 CHANGED = (N + 1) // 2  # the harness's choice of package for the one-change phase
 FLAG_PUBLISHED = 0x4  # ours only: DLRN has no such bit
@@ -60,13 +60,15 @@ def _harness_ready() -> str | None:
         return f"DLRN harness {HARNESS} is not present"
     mock = Path("/usr/bin/mock")
     standin = mock.exists() and b"DLRN-BENCH-MOCK-STANDIN" in mock.read_bytes()
-    if (BENCH_ROOT / "venv" / "bin" / "dlrn").exists() and standin:
+    if PEERS.PEERS["dlrn"].ready() and (PEERS.PEERS["dlrn"].home / "bin" / "spectool").exists() and standin:
         return None
     if os.environ.get("DISTROFORGE_DLRN_SETUP", "1") == "0":
         return "DLRN harness not set up and DISTROFORGE_DLRN_SETUP=0"
     if os.geteuid() != 0:
         return "DLRN harness not set up; its setup.sh needs root"
-    proc = subprocess.run(["bash", str(HARNESS / "setup.sh")], capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        ["bash", str(HARNESS / "setup.sh")], env=harness_env(), capture_output=True, text=True, timeout=600, check=False
+    )
     if proc.returncode != 0:
         return f"DLRN harness setup.sh failed (rc {proc.returncode}): {(proc.stdout + proc.stderr)[-500:]}"
     return None
@@ -82,7 +84,7 @@ def trees(tmp_path_factory):
     dlrn_work = base / "dlrn"
     proc = subprocess.run(
         ["bash", str(HARNESS / "run_dlrn.sh"), str(N)],
-        env={**os.environ, "WORK": str(dlrn_work), "CHANGE_PKG": str(CHANGED)},
+        env=harness_env(WORK=str(dlrn_work), CHANGE_PKG=str(CHANGED)),
         capture_output=True,
         text=True,
         timeout=600,
@@ -201,7 +203,7 @@ def test_dlrn_reads_our_commit_yaml_as_its_import_does(trees):
     )
     dirs = _commit_dirs(ours)
     proc = subprocess.run(
-        [str(DLRN_PYTHON), "-c", script, *(str(ours / rel) for rel in dirs)],
+        [str(PEERS.python("dlrn")), "-c", script, *(str(ours / rel) for rel in dirs)],
         capture_output=True,
         text=True,
         check=False,
