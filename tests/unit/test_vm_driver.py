@@ -5,6 +5,7 @@ The boot itself (TCG, SSH, idempotence, destroy) is in test_vm_node_boot.py.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -169,3 +170,23 @@ def test_a_node_that_fails_to_start_leaves_nothing_behind(fake_image, tmp_path):
     assert not Path("/sys/class/net", net.bridge).exists()
     # the key stays: it is the controller's, not the node's
     assert (vm_dir / "id_ed25519").exists()
+
+
+def test_a_running_node_with_other_settings_is_refused_and_an_unchanged_one_left_alone(monkeypatch, tmp_path):
+    spec = node()
+    images = {spec.image: (vm_image.VmImage(Path(spec.image)), "x-000000000000")}
+    monkeypatch.setattr(qemu, "running_pid", lambda directory: 4242)
+    monkeypatch.setattr(qemu, "run", lambda *a, **k: pytest.fail("a running node must not be touched"))
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: None)
+    (tmp_path / "n1").mkdir()
+    (tmp_path / "id_ed25519").write_text("the controller's key, made by an earlier run\n")
+    (tmp_path / "n1" / "node.json").write_text(json.dumps(spec.recorded("x-000000000000")))
+    result = qemu.present([spec], images, NET, tmp_path, accel="tcg")
+    assert result["changed"] is False and result["nodes"]["n1"]["created"] is False
+    bigger = qemu.NodeSpec("n1", spec.ip, 4096, 2, spec.disk, spec.image, spec.where)
+    with pytest.raises(InputError) as err:
+        qemu.present([bigger], images, NET, tmp_path, accel="tcg")
+    assert str(err.value) == (
+        "node_provision_nodes[0]: node 'n1' runs with other cpus, memory than asked; "
+        "remove it first (node_provision_state=absent)"
+    )
