@@ -173,7 +173,10 @@ def make_plan(
                 ip=ip,
                 groups=list(groups),
                 profile=profile,
-                openstack=node.get("openstack"),
+                # a plain dict: asdict() cannot copy the templating engine's lazy containers
+                openstack=dict(node["openstack"])
+                if isinstance(node.get("openstack"), Mapping)
+                else node.get("openstack"),
                 **sizes,
             )
         )
