@@ -171,6 +171,20 @@ def build_status_state(folder: Path) -> dict[str, Any]:
     return {"db": str(folder / "state.db"), "query": "pending"}
 
 
+def build_notify(folder: Path) -> dict[str, Any]:
+    # Nothing listens on port 9 of loopback: check mode must not even try to send.
+    smtp = {"host": "127.0.0.1", "port": 9, "security": "none", "sender": "ci@example.org"}
+    return {"db": str(folder / "state.db"), "smtp": smtp, "webhook": {"url": "http://127.0.0.1:9/hook"}}
+
+
+def build_notify_state(folder: Path) -> dict[str, Any]:
+    with StateDB(folder / "state.db") as db:
+        add_build(db, "alpha", status="FAILED")  # a new FTBFS: check mode would mail and post it
+    packages = [{"project": "alpha", "maintainers": ["alice@example.org"]}]
+    # add_build finishes builds in 2023: look back far enough to see it.
+    return {**build_notify(folder), "packages": packages, "max_age_days": 36500}
+
+
 def logs_sanitize(folder: Path) -> dict[str, Any]:
     (folder / "in").mkdir()
     (folder / "out").mkdir()
@@ -190,6 +204,33 @@ def logs_sanitize_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
 def node_image(folder: Path) -> dict[str, Any]:
     # A name no image has: check mode says it would build it.
     return {"name": f"checkmode-{os.getpid()}", "cache_dir": str(folder / "images")}
+
+
+def vm_image(folder: Path) -> dict[str, Any]:
+    # A name no image has: check mode says it would build it.
+    return {"name": f"checkmode-{os.getpid()}", "cache_dir": str(folder / "images")}
+
+
+def _vm_args(folder: Path) -> dict[str, Any]:
+    return {"vm_dir": str(folder / "vms"), "bridge": "dft-check-br0", "subnet": "10.89.96.0/24"}
+
+
+def vm_node(folder: Path) -> dict[str, Any]:
+    # An image that is only its files: check mode would start a VM from it, and starts none.
+    image = folder / "images" / "vm" / "bookworm-000000000000"
+    image.mkdir(parents=True)
+    for name in ("disk.qcow2", "vmlinuz", "initrd.img"):
+        (image / name).write_bytes(b"not really")
+    node = {"name": "checkmode-vm", "ip": "10.89.96.20", "image": str(image), "memory": 256}
+    return {"nodes": [node], **_vm_args(folder)}
+
+
+def vm_node_state(folder: Path) -> dict[str, Any]:
+    # What a stopped VM leaves: check mode would remove its overlay and removes nothing.
+    (folder / "vms" / "checkmode-vm").mkdir(parents=True)
+    (folder / "vms" / "checkmode-vm" / "overlay.qcow2").write_bytes(b"overlay")
+    (folder / "vms" / "id_ed25519").write_text("the controller's key stays\n")
+    return {"nodes": [{"name": "checkmode-vm"}], "state": "absent", **_vm_args(folder)}
 
 
 def package_build(folder: Path) -> dict[str, Any]:
@@ -470,6 +511,71 @@ def repo_closure(folder: Path) -> dict[str, Any]:
     return {"path": str(repo), "provides": ["vhost-provider"]}
 
 
+RELEASE_SPEC = """\
+Name:       python-alpha
+Version:    XXX
+Release:    XXX
+Summary:    Alpha
+License:    Apache-2.0
+BuildArch:  noarch
+Requires:   python3-pbr >= 2.0.0
+Requires:   python3-six >= 1.10.0
+
+%description
+Alpha.
+
+%files
+
+%changelog
+* Tue Nov 14 2023 Packager <packager@example.org> - 1.0.0-1
+- Packaging of 1.0.0
+"""
+RELEASE_CONTROL = """\
+Source: python-alpha
+Build-Depends: debhelper-compat (= 13), python3-all, python3-pbr
+
+Package: python3-alpha
+Architecture: all
+Depends: python3-pbr, python3-six (>= 1.10.0), ${misc:Depends}
+Description: alpha
+ Alpha.
+"""
+RELEASE_CHANGELOG = """\
+python-alpha (1.0.0-1) bookworm; urgency=medium
+
+  * Packaging of 1.0.0.
+
+ -- Packager <packager@example.org>  Tue, 14 Nov 2023 22:13:20 +0000
+"""
+
+
+def bump_package(folder: Path) -> dict[str, Any]:
+    """An upstream with tags 1.0.0 and 1.1.0 (other requirements) and a distgit packaging 1.0.0."""
+    upstream = init(folder / "in" / "upstream")
+    releases = [("1.0.0", "pbr>=2.0.0\nsix>=1.10.0\n"), ("1.1.0", "pbr>=2.0.0\n")]
+    for index, (version, requirements) in enumerate(releases):
+        commit(upstream, f"Release {version}", T0 + 3600 * index, {"requirements.txt": requirements})
+        git(upstream, "tag", "-a", "-m", version, version, when=T0 + 3600 * index)
+    distgit = init(folder / "in" / "distgit", branch="zed-rdo")
+    files = {"python-alpha.spec": RELEASE_SPEC, "debian/control": RELEASE_CONTROL}
+    files["debian/changelog"] = RELEASE_CHANGELOG
+    commit(distgit, "Packaging of 1.0.0", T0 + 60, files)
+    package = {
+        "name": "python-alpha",
+        "project": "alpha",
+        "upstream": f"file://{upstream}",
+        "distgit": str(distgit),
+        "source_branch": "master",
+        "distgit_branch": "zed-rdo",
+        "release": "zed",
+    }
+    return {"package": package}
+
+
+def package_reqcheck(folder: Path) -> dict[str, Any]:
+    return {**bump_package(folder), "tag": "1.1.0"}
+
+
 def _release_pkgdb(folder: Path) -> Path:
     """A copy of the example distro's package database."""
     for name in ("rdo-full.yml", "rdo.yml", "tags/zed.yml"):
@@ -559,6 +665,8 @@ CASES = [
         seed_self("api_user"),
         lambda folder, args: {**args, "password": "other"},
     ),
+    Case("build_notify-fresh", "build_notify", build_notify),
+    Case("build_notify-state", "build_notify", build_notify_state),
     Case("build_queue-fresh", "build_queue", build_queue),
     Case("build_queue-state", "build_queue", build_queue_state),
     Case("build_record-fresh", "build_record", build_record),
@@ -581,6 +689,9 @@ CASES = [
         seed_self("packstack_answers"),
         packstack_answers_then,
     ),
+    Case("package_new_version-fresh", "package_new_version", bump_package),
+    Case("package_new_version-state", "package_new_version", bump_package, seed_self("package_new_version")),
+    Case("package_reqcheck-fresh", "package_reqcheck", package_reqcheck),
     Case("pkgdb_info-fresh", "pkgdb_info", pkgdb_info),
     Case("pkgdb_info-state", "pkgdb_info", pkgdb_info, seed_self("pkgdb_info")),
     Case("puppet_apply-fresh", "puppet_apply", puppet_apply),
@@ -620,6 +731,9 @@ CASES = [
     Case("source_poll-fresh", "source_poll", source_poll),
     Case("source_poll-state", "source_poll", source_poll, seed_self("source_poll"), source_poll_then),
     Case("tempest_progress-state", "tempest_progress", tempest_progress),
+    Case("vm_image-fresh", "vm_image", vm_image),
+    Case("vm_node-fresh", "vm_node", vm_node),
+    Case("vm_node-state", "vm_node", vm_node_state),
     Case("vote_info-fresh", "vote_info", vote_info),
     Case("vote_info-state", "vote_info", vote_info_state, lambda folder, args: [("ci_vote", ci_vote(folder))]),
     Case("tempest_results-fresh", "tempest_results", tempest_results),
