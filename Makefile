@@ -63,7 +63,12 @@ test: bootstrap
 # The slow lane: what takes too long for every landing. Run it before a landing
 # that adds a system tool, and report its figures.
 #   fresh-root   bootstrap + the unit suite in a new minimal Debian 12 root
-slow: fresh-root
+#   closure-mirror  repo_closure against the real bookworm main Packages index (dose-debcheck over ~63,000 packages)
+slow: fresh-root closure-mirror
+
+.PHONY: closure-mirror
+closure-mirror: bootstrap
+	pytest tests/slow/test_repo_closure_mirror.py -q
 
 fresh-root: bootstrap
 	bash tools/fresh_root_check.sh $(TOP)/build/fresh-root

@@ -282,7 +282,7 @@ def test_a_node_with_only_the_rpm_installs_from_the_repository_when_its_signatur
         assert not (root / "usr/share/python3-alpha").exists()
 
 
-def test_the_module_is_idempotent_and_check_mode_writes_nothing(key, tmp_path):
+def test_the_module_and_role_are_idempotent_and_check_mode_writes_nothing(key, tmp_path):
     (tmp_path / "key.asc").write_bytes(key)
     out = tmp_path / "out"
     out.mkdir()
@@ -295,22 +295,35 @@ def test_the_module_is_idempotent_and_check_mode_writes_nothing(key, tmp_path):
         {"name": "Build in check mode", **build_task, "check_mode": True, "register": "checked"},
         {"name": "List what check mode left", "ansible.builtin.find": {"paths": str(out)}, "register": "left"},
         {"name": "Build", **build_task, "register": "first"},
-        {"name": "Build again", **build_task, "register": "second"},
+        {
+            "name": "Build them with the role",
+            "ansible.builtin.include_role": {"name": "distroforge.openstack.release_package_build"},
+            "vars": {
+                "release_package_build_release": "zed",
+                "release_package_build_baseurl": BASEURL,
+                "release_package_build_key_src": str(tmp_path / "key.asc"),
+                "release_package_build_dest": str(out),
+            },
+        },
         {
             "name": "Save",
-            "ansible.builtin.copy": {"content": "{{ [checked, left, first, second] | to_json }}", "dest": "{{ dest }}"},
+            "ansible.builtin.copy": {
+                "content": "{{ [checked, left, first, release_package_build_results] | to_json }}",
+                "dest": "{{ dest }}",
+            },
         },
     ]
     playbook = tmp_path / "release.yml"
     playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
     run_playbook(playbook, {"calls": calls, "dest": str(tmp_path / "out.json")})
-    checked, left, first, second = json.loads((tmp_path / "out.json").read_text())
+    checked, left, first, role = json.loads((tmp_path / "out.json").read_text())
     assert left["files"] == [], "check mode wrote"
-    assert [item["changed"] for run in (checked, first, second) for item in run["results"]] == [
+    # check mode: would write; first run: writes; the role's run on the same inputs: same bytes, nothing to do
+    assert [item["changed"] for run in (checked, first, role) for item in run["results"]] == [
         True, True, True, True, False, False,
     ]  # fmt: skip
     assert sorted(path.name for path in out.iterdir()) == [
         "distroforge-release-zed-1-1.noarch.rpm",
         "distroforge-release-zed_1-1_all.deb",
     ]
-    assert checked["results"][1]["sha256"] == first["results"][1]["sha256"] == second["results"][1]["sha256"]
+    assert checked["results"][1]["sha256"] == first["results"][1]["sha256"] == role["results"][1]["sha256"]
