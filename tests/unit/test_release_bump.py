@@ -440,3 +440,74 @@ def test_reqcheck_of_a_broken_requirement_line_is_one_line(package):
 def test_reqcheck_of_a_tag_that_does_not_exist(package):
     message = one_line(lambda: bump.reqcheck_package(package, tag="7.0.0"))
     assert message.startswith("package python-keystoneclient: upstream ") and "has no tag '7.0.0'" in message
+
+
+# -- the peer: rdopkg reqcheck on the same spec and requirements ------------------------------------------
+
+RDOPKG = """
+import json, sys
+from rdopkg.actionmods import reqs
+found = reqs.reqcheck_spec(sys.argv[2], ref=sys.argv[1])
+names = ("met", "any_version", "mismatch", "missing", "excess", "removed")
+print(json.dumps({name: sorted(r.name for r in items) for name, items in zip(names, found)}))
+"""
+
+
+def rdopkg_reqcheck(package, tag: str, tmp_path: Path) -> dict[str, set[str]]:
+    """``rdopkg reqcheck`` (its library: the command would fetch rdoinfo) in a clone of the distgit holding the tag."""
+    work = tmp_path / "rdopkg"
+    git(tmp_path, "clone", "-q", "-b", package["distgit_branch"], str(_path(package["distgit"])), str(work))
+    git(work, "fetch", "-q", str(_path(package["upstream"])), "refs/tags/*:refs/tags/*")
+    out = subprocess.run(
+        [sys.executable, "-c", RDOPKG, tag, "3.9"], cwd=work, capture_output=True, text=True, check=True
+    ).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    # rdopkg names python3-* packages python-*, and counts non-Python Requires (/bin/sh, shadow-utils) as
+    # excess; ours leaves those out by design.
+    return {status: {n for n in names if n.startswith(("python-", "openstack-"))} for status, names in found.items()}
+
+
+def ours(package, tag: str) -> dict[str, set[str]]:
+    report = bump.reqcheck_package(package, tag=tag, kinds=("runtime",), formats=("rpm",))
+    out: dict[str, set[str]] = {status: set() for status in ("met", "any_version", "mismatch", "missing", "excess")}
+    for finding in report.findings["rpm"]["runtime"]:
+        if finding.status in out:
+            out[finding.status].add(finding.package.replace("python3-", "python-", 1))
+    return out
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("keystone", "keystone", "22.0.2"), ("keystoneclient", "python-keystoneclient", "5.0.1"),
+     ("keystonemiddleware", "keystonemiddleware", "10.1.1")],
+    ids=["keystone", "keystoneclient", "keystonemiddleware"],
+)  # fmt: skip
+def test_reqcheck_agrees_with_rdopkg_on_the_example(package, example, tmp_path, case):
+    project, upstream, tag = case
+    entry = {
+        **package,
+        "upstream": str(example / "upstream" / upstream),
+        "distgit": str(example / "distgit" / f"{project}-distgit"),
+    }
+    theirs = rdopkg_reqcheck(entry, tag, tmp_path)
+    mine = ours(entry, tag)
+    assert {k: v for k, v in theirs.items() if k != "removed"} == mine
+    assert sum(len(v) for v in mine.values()) > 10
+
+
+def test_reqcheck_agrees_with_rdopkg_after_a_new_tag(package, tmp_path):
+    """A raised minimum (mismatch), a new requirement (missing), a dropped one (excess) and a marker."""
+    requirements = (
+        "pbr!=2.1.0,>=2.0.0\ndebtcollector>=1.2.0\nkeystoneauth1>=3.4.0\noslo.config>=9.0.0\noslo.i18n>=3.15.3\n"
+        "oslo.serialization!=2.19.1,>=2.18.0\noslo.utils>=3.33.0\nrequests>=2.14.2\nstevedore>=1.20.0\n"
+        "packaging>=20.4\ntenacity>=6.0.0\nexceptiongroup>=1.0; python_version>='3.10'\n"
+    )
+    new_tag(package, "5.0.2", requirements, 1_700_000_000)
+    theirs = rdopkg_reqcheck(package, "5.0.2", tmp_path)
+    mine = ours(package, "5.0.2")
+    assert {k: v for k, v in theirs.items() if k != "removed"} == mine
+    assert (mine["mismatch"], mine["missing"], mine["excess"]) == (
+        {"python-oslo-config"},
+        {"python-tenacity"},
+        {"python-six"},
+    )
