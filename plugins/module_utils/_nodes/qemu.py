@@ -302,6 +302,8 @@ def qemu_argv(node: NodeSpec, image: VmImage, net: Network, directory: Path, *, 
             "rw",
             "console=ttyS0",
             "quiet",
+            # A throwaway test node: no speculative-execution mitigations, which cost most under TCG.
+            "mitigations=off",
             "panic=-1",
             f"distroforge.hostname={node.name}",
             f"distroforge.ip={net.cidr(node.ip)}",

@@ -259,6 +259,24 @@ def _size_mib(path: Path) -> int:
     return total // (1024 * 1024)
 
 
+def _unmount_under(path: Path) -> None:
+    """Unmount whatever is mounted under ``path``, deepest first.
+
+    mmdebstrap writes a directory as root with /proc, /sys and /dev mounted
+    inside it; killed on a timeout, it may leave them there, and deleting
+    the directory would then walk into the host's /dev.
+    """
+    prefix = str(path.resolve()) + os.sep
+    mounts = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            point = line.split()[4].replace("\\040", " ")
+            if point.startswith(prefix):
+                mounts.append(point)
+    for point in sorted(mounts, key=len, reverse=True):
+        run(["umount", "--lazy", point], check=False, timeout=60)
+
+
 def build(spec: ImageSpec, cache_dir: str, *, timeout: float = 1800, check_mode: bool = False) -> dict[str, object]:
     """Make sure ``spec``'s VM disk exists; build it when it does not.
 
@@ -282,42 +300,51 @@ def build(spec: ImageSpec, cache_dir: str, *, timeout: float = 1800, check_mode:
         return result
     started = time.monotonic()
     image.directory.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{spec.name}-", dir=image.directory.parent) as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        run(
-            vm_mmdebstrap_argv(spec, str(rootfs)),
-            timeout=timeout,
-            what=f"VM image '{spec.name}': mmdebstrap from {spec.mirror} "
-            "(check the mirror URL and that this host reaches it)",
-        )
-        staged = Path(tmp) / "image"
-        staged.mkdir()
-        kernels = sorted(glob.glob(str(rootfs / "boot" / "vmlinuz-*")))
-        initrds = sorted(glob.glob(str(rootfs / "boot" / "initrd.img-*")))
-        if not kernels or not initrds:
-            raise CommandError(f"VM image '{spec.name}': no kernel or initramfs in /boot after mmdebstrap")
-        shutil.copyfile(kernels[-1], staged / "vmlinuz")
-        shutil.copyfile(initrds[-1], staged / "initrd.img")
-        # Room for the first package installs; each node's disk grows it further at boot.
-        size = _size_mib(rootfs) * 5 // 4 + 512
-        raw = Path(tmp) / "disk.raw"
-        run(
-            ["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", str(rootfs), str(raw), f"{size}M"],
-            timeout=timeout,
-            what=f"VM image '{spec.name}': mke2fs -d (is {image.directory.parent} full?)",
-        )
-        run(
-            ["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw), str(staged / "disk.qcow2")],
-            timeout=timeout,
-            what=f"VM image '{spec.name}': qemu-img convert (is {image.directory.parent} full?)",
-        )
-        (staged / "inputs.json").write_text(
-            json.dumps({"name": spec.name, "inputs_hash": inputs_hash(spec), "packages": list(vm_spec(spec).packages)})
-            + "\n"
-        )
-        os.rename(staged, image.directory)
+    tmp = tempfile.mkdtemp(prefix=f".{spec.name}-", dir=image.directory.parent)
+    try:
+        _build_into(spec, Path(tmp), image, timeout)
+    finally:
+        _unmount_under(Path(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
     result["duration"] = round(time.monotonic() - started, 1)
     return result
+
+
+def _build_into(spec: ImageSpec, tmp: Path, image: VmImage, timeout: float) -> None:
+    """Build in ``tmp``, then rename the finished image into place."""
+    rootfs = Path(tmp) / "rootfs"
+    run(
+        vm_mmdebstrap_argv(spec, str(rootfs)),
+        timeout=timeout,
+        what=f"VM image '{spec.name}': mmdebstrap from {spec.mirror} "
+        "(check the mirror URL and that this host reaches it)",
+    )
+    staged = Path(tmp) / "image"
+    staged.mkdir()
+    kernels = sorted(glob.glob(str(rootfs / "boot" / "vmlinuz-*")))
+    initrds = sorted(glob.glob(str(rootfs / "boot" / "initrd.img-*")))
+    if not kernels or not initrds:
+        raise CommandError(f"VM image '{spec.name}': no kernel or initramfs in /boot after mmdebstrap")
+    shutil.copyfile(kernels[-1], staged / "vmlinuz")
+    shutil.copyfile(initrds[-1], staged / "initrd.img")
+    # Room for the first package installs; each node's disk grows it further at boot.
+    size = _size_mib(rootfs) * 5 // 4 + 512
+    raw = Path(tmp) / "disk.raw"
+    run(
+        ["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", str(rootfs), str(raw), f"{size}M"],
+        timeout=timeout,
+        what=f"VM image '{spec.name}': mke2fs -d (is {image.directory.parent} full?)",
+    )
+    run(
+        ["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw), str(staged / "disk.qcow2")],
+        timeout=timeout,
+        what=f"VM image '{spec.name}': qemu-img convert (is {image.directory.parent} full?)",
+    )
+    (staged / "inputs.json").write_text(
+        json.dumps({"name": spec.name, "inputs_hash": inputs_hash(spec), "packages": list(vm_spec(spec).packages)})
+        + "\n"
+    )
+    os.rename(staged, image.directory)
 
 
 def check_image(directory: str, where: str) -> VmImage:
