@@ -14,5 +14,10 @@ reqcheck`` does), the Python requirement → package name map kept as data
 (:mod:`.pymod`, ``pymod2pkg.yml``), reading and editing specs and ``debian/``
 (:mod:`.pkgfiles`) and the scratch git work behind them (:mod:`.gitwork`).
 
+Also owns installability (:mod:`.closure`: every dependency of a repository
+resolves within it plus the base, by dose-debcheck and dnf repoclosure) and
+the ``distroforge-release-<release>`` package that configures a node for a
+release's repository (:mod:`.release_package`).
+
 May import: _common, _versions, _pkgdb, _sources, _build, _publish.
 """
