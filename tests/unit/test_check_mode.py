@@ -333,6 +333,36 @@ def ci_vote_state(folder: Path) -> dict[str, Any]:
     return ci_vote(folder)
 
 
+def bisect_step(folder: Path) -> dict[str, Any]:
+    return {
+        "path": str(folder / "bisect" / "plan.json"),
+        "db": str(folder / "state.db"),
+        "mirror_dir": str(folder / "git"),
+        "kind": "build",
+        "project": "alpha",
+        "release": "master",
+    }
+
+
+def bisect_step_state(folder: Path) -> dict[str, Any]:
+    """alpha built at its first commit and failed at its fourth; its upstream and distgit in git."""
+    upstream = init(folder.parent / f"{folder.name}-src" / "alpha")
+    shas = [commit(upstream, f"alpha change {i}", T0 + 100 * i) for i in range(4)]
+    distgit = init(folder.parent / f"{folder.name}-src" / "alpha-distgit")
+    packaging = commit(distgit, "packaging", T0)
+    with StateDB(folder / "state.db") as db:
+        db.upsert_project("alpha", upstream=f"file://{upstream}", distgit=f"file://{distgit}")
+        for sha, status in ((shas[0], "SUCCESS"), (shas[3], "FAILED")):
+            (record,) = db.queue([NewCommit("alpha", "master", sha, packaging, T0)])
+            db.claim(record.id, "b1")
+            db.finish(record.id, status)
+    return bisect_step(folder)
+
+
+def bisect_step_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
+    return {**args, "record": {"index": 1, "outcome": "bad"}}
+
+
 def package_recheck(folder: Path) -> dict[str, Any]:
     return {"db": str(folder / "state.db"), "project": "alpha"}
 
@@ -468,6 +498,14 @@ def tempest_progress(folder: Path) -> dict[str, Any]:
     _subunit(folder / "in" / "run.subunit", {"tempest.api.a.test_one": "success"})
     (folder / "in" / "job.json").write_text(json.dumps({"started": 1, "finished": 1, "rc": 0}))
     return {"job": str(folder / "in" / "job.json"), "stream": str(folder / "in" / "run.subunit"), "total": 2, "wait": 0}
+
+
+def build_progress(folder: Path) -> dict[str, Any]:
+    (folder / "in").mkdir(exist_ok=True)
+    (folder / "in" / "job.json").write_text(json.dumps({"started": 1, "finished": 0}))
+    progress = {"format": 1, "total": 3, "done": 1, "failed": 0, "building": {"nova": T0}, "started": T0}
+    (folder / "in" / "progress.json").write_text(json.dumps(progress))
+    return {"job": str(folder / "in" / "job.json"), "progress": str(folder / "in" / "progress.json"), "wait": 0}
 
 
 def tempest_results(folder: Path) -> dict[str, Any]:
@@ -665,6 +703,7 @@ CASES = [
         seed_self("api_user"),
         lambda folder, args: {**args, "password": "other"},
     ),
+    Case("build_progress-state", "build_progress", build_progress),
     Case("build_notify-fresh", "build_notify", build_notify),
     Case("build_notify-state", "build_notify", build_notify_state),
     Case("build_queue-fresh", "build_queue", build_queue),
@@ -679,6 +718,8 @@ CASES = [
     Case("logs_sanitize-state", "logs_sanitize", logs_sanitize, seed_self("logs_sanitize"), logs_sanitize_then),
     Case("node_image-fresh", "node_image", node_image),
     Case("package_build-fresh", "package_build", package_build),
+    Case("bisect_step-fresh", "bisect_step", bisect_step, fails=r"state.db does not exist; a bisect reads"),
+    Case("bisect_step-state", "bisect_step", bisect_step_state, seed_self("bisect_step"), bisect_step_then),
     Case("package_recheck-fresh", "package_recheck", package_recheck, fails=r"state DB has no build of alpha"),
     Case("package_recheck-state", "package_recheck", package_recheck_state),
     Case("packstack_answers-fresh", "packstack_answers", packstack_answers),
@@ -815,7 +856,7 @@ def runs(tmp_path_factory):
             seeds.append((key, module, case.id if case.id in envs else ""))
     if seeds:
         _playbook(top / "seed.yml", seeds, top / "seed.json")
-        run_playbook(top / "seed.yml", {"args": args, "envs": envs})
+        run_playbook(top / "seed.yml", {"args": args, "envs": envs}, timeout=600)
         seeded = json.loads((top / "seed.json").read_text())
         failed = {key: out.get("msg") for key, out in seeded.items() if out.get("failed")}
         assert not failed, f"seed runs failed: {failed}"

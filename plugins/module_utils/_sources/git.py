@@ -163,3 +163,14 @@ def commits_between(mirror: str, good: str, bad: str, *, what: str = "") -> list
                 CommitInfo(commit_hash=fields[0], commit_time=int(fields[1]), author=fields[2], subject=fields[3])
             )
     return found
+
+
+def mirror_with(mirror_dir: str, url: str, commit: str) -> str:
+    """The existing mirror of ``url`` holding ``commit``, without fetching (check mode writes nothing)."""
+    mirror = mirror_path(mirror_dir, url)
+    if not (os.path.isdir(mirror) and _has_commit(mirror, commit)):
+        raise InputError(
+            f"{url}: commit {commit[:12]} is not in the mirror {mirror} yet, and check mode fetches nothing;"
+            " run without check mode"
+        )
+    return mirror

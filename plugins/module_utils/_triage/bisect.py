@@ -280,18 +280,30 @@ def _hashes(record: CommitRecord) -> Dict[str, str]:
 
 
 def _changes(
-    db: StateDB, mirror_dir: str, good: Mapping[str, CommitRecord], bad: Mapping[str, CommitRecord]
+    db: StateDB,
+    mirror_dir: str,
+    good: Mapping[str, CommitRecord],
+    bad: Mapping[str, CommitRecord],
+    *,
+    fetch: bool = True,
+    sources: Optional[Mapping[str, Mapping[str, Any]]] = None,
 ) -> Dict[Tuple[str, str], list]:
-    """Per package and side (upstream, distgit) whose commit moved between the two states: the commits between."""
-    urls = {record.project: record for record in db.projects()}
+    """Per package and side (upstream, distgit) whose commit moved between the two states: the commits between.
+
+    ``sources`` (project -> ``upstream``/``distgit`` URLs, the package
+    database's) wins over what the state DB recorded.
+    """
+    stored = {record.project: record for record in db.projects()}
+    sources = sources or {}
     changes: Dict[Tuple[str, str], list] = {}
     for project in sorted(bad):
         after = bad[project]
         before = good.get(project)
-        known = urls.get(project)
+        known = stored.get(project)
+        given = sources.get(project) or {}
         for side, attr, url in (
-            ("upstream", "commit_hash", known.upstream if known else None),
-            ("distgit", "distro_hash", known.distgit if known else None),
+            ("upstream", "commit_hash", given.get("upstream") or (known.upstream if known else None)),
+            ("distgit", "distro_hash", given.get("distgit") or (known.distgit if known else None)),
         ):
             new = getattr(after, attr)
             old = getattr(before, attr) if before else None
@@ -299,20 +311,28 @@ def _changes(
                 continue
             if not url:
                 raise InputError(
-                    f"state DB {db.path}: package {project} has no {side} URL; poll it once (source_poll) so the"
-                    " bisect can read its history"
+                    f"packages: no {side} URL for {project}; give the package database's packages (pkgdb_info)"
+                    " so the bisect can read its history"
                 )
-            mirror = git.ensure_commit(mirror_dir, url, new)
+            have = git.ensure_commit if fetch else git.mirror_with
+            mirror = have(mirror_dir, url, new)
             if old is None:  # a package added between the two points: it arrives in one step
                 changes[(project, side)] = [git.commit_info(mirror, new)]
                 continue
-            git.ensure_commit(mirror_dir, url, old)
+            have(mirror_dir, url, old)
             changes[(project, side)] = git.commits_between(mirror, old, new, what=f"{project} ({side} {url})")
     return changes
 
 
 def plan_test(
-    db: StateDB, good_repo_hash: str, bad_repo_hash: str, mirror_dir: str, tests: Sequence[str] = ()
+    db: StateDB,
+    good_repo_hash: str,
+    bad_repo_hash: str,
+    mirror_dir: str,
+    tests: Sequence[str] = (),
+    *,
+    fetch: bool = True,
+    sources: Optional[Mapping[str, Mapping[str, Any]]] = None,
 ) -> Bisect:
     """A test-failure bisect between two repositories: the package commits that landed between them."""
     good = find_build(db, good_repo_hash, "good")
@@ -328,7 +348,7 @@ def plan_test(
         )
     good_state = db.snapshot(good.id)
     bad_state = db.snapshot(bad.id)
-    changes = _changes(db, mirror_dir, good_state, bad_state)
+    changes = _changes(db, mirror_dir, good_state, bad_state, fetch=fetch, sources=sources)
     return Bisect(
         kind="test",
         release=bad.release,
@@ -348,6 +368,8 @@ def plan_build(
     *,
     good_repo_hash: Optional[str] = None,
     bad_repo_hash: Optional[str] = None,
+    fetch: bool = True,
+    sources: Optional[Mapping[str, Mapping[str, Any]]] = None,
 ) -> Bisect:
     """A build-failure (FTBFS) bisect of one package: its commits between the last success and the failure.
 
@@ -379,7 +401,7 @@ def plan_build(
             f"good/bad: {good.repo_hash} is {good.status} and {bad.repo_hash} {bad.status}; a build bisect goes"
             " from a SUCCESS to a FAILED build"
         )
-    changes = _changes(db, mirror_dir, {project: good}, {project: bad})
+    changes = _changes(db, mirror_dir, {project: good}, {project: bad}, fetch=fetch, sources=sources)
     return Bisect(
         kind="build",
         release=release,
