@@ -139,6 +139,10 @@ changes:
   returned: always
   type: list
   elements: dict
+key_fingerprint:
+  description: Fingerprint of the key the published repositories are signed with (for nodes to check).
+  returned: when something was published signed
+  type: str
 published:
   description:
     - The repositories published, each with C(repo), C(stage), C(path), C(url), C(snapshot),
@@ -217,8 +221,10 @@ def _work(module: DistroforgeModule) -> dict:
         changes, published = _overlay(release, params, check)
         changed = any(item["changed"] for item in published)
     current = {name: stages.read_stage(release, name).repos for name in stages.STAGES}
+    fingerprint = stages.key_fingerprint(_options(params)) if published and params["sign"] else None
     return {
         "changed": changed,
+        "key_fingerprint": fingerprint,
         "changes": [c.as_dict() for c in changes],
         "published": published,
         "stages": current,

@@ -406,6 +406,12 @@ def _signer(options: PublishOptions) -> Signer | None:
     return signer
 
 
+def key_fingerprint(options: PublishOptions) -> str:
+    """The fingerprint of the signing key (which publishing made if there was none)."""
+    signer, _created = Signer.ensure(options.gnupg_home, options.gpg_key, create=False)
+    return signer.fingerprint
+
+
 def _assemble(staged: Path, files: list[Path], fmt: str, *, suite: str, options: PublishOptions, rel: str) -> None:
     signer = _signer(options)
     for path in files:
