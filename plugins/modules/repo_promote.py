@@ -98,21 +98,11 @@ options:
   user:
     description: Who promotes (recorded with the promotion); defaults to the user running the module.
     type: str
-  baseurl:
-    description: Public URL of O(repos_dir) as repo_publish used it; defaults to C(file://<repos_dir>).
-    type: str
-  reponame:
-    description: Repository file name used by repo_publish.
-    type: str
-    default: delorean
-  use_components:
-    description: Whether builds were published with components.
-    type: bool
-    default: false
   lock_timeout:
     description: Seconds to wait for a publisher, purge or other promotion (and for the state DB's writer lock).
     default: 600.0
 extends_documentation_fragment:
+  - distroforge.openstack.repos
   - distroforge.openstack.state_db
 attributes:
   check_mode:
@@ -192,7 +182,6 @@ notes:
   elements: str
 """
 
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
@@ -215,7 +204,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._promote.pro
 )
 from ansible_collections.distroforge.openstack.plugins.module_utils._promote.votes import default_user
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.layout import Layout
-from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import PublishOptions
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.options import REPO_OPTIONS, repo_layout
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 
@@ -255,9 +244,7 @@ def _where(layout: Layout, label: Optional[str], aggregate: bool, component: Opt
 
 def _work(module: DistroforgeModule) -> Dict[str, Any]:
     p = module.params
-    layout = PublishOptions(
-        repos_dir=Path(p["repos_dir"]), baseurl=p["baseurl"], reponame=p["reponame"], use_components=p["use_components"]
-    ).layout()
+    layout = repo_layout(p)
     label = p["label"]
     criteria = None
     if p["criteria"]:
@@ -317,6 +304,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
+            **REPO_OPTIONS,
             "repos_dir": {"type": "path", "required": True},
             "label": {"type": "str"},
             "criteria": {"type": "dict"},
@@ -340,9 +328,6 @@ def main() -> None:
             "keep_previous": {"type": "bool", "default": True},
             "force": {"type": "bool", "default": False},
             "user": {"type": "str"},
-            "baseurl": {"type": "str"},
-            "reponame": {"type": "str", "default": "delorean"},
-            "use_components": {"type": "bool", "default": False},
             "lock_timeout": {"default": 600.0},  # the rest from STATE_DB_OPTIONS
         },
         mutually_exclusive=[("batch", "commit_hash", "aggregate_hash"), ("batch", "criteria")],

@@ -61,17 +61,6 @@ options:
   build_log:
     description: The build log; defaults to C(build.log) in O(artifacts_dir).
     type: path
-  baseurl:
-    description: Public URL of O(repos_dir), used in C(.repo)/C(.list) files; defaults to C(file://<repos_dir>).
-    type: str
-  reponame:
-    description: Name of the repository file and section (C(delorean.repo) by default, for DLRN compatibility).
-    type: str
-    default: delorean
-  use_components:
-    description: Publish per component and write the aggregate repository, as DLRN's C(use_components).
-    type: bool
-    default: false
   include_srpm:
     description: Index source RPMs in the repository metadata (DLRN's C(include_srpm_in_repo)).
     type: bool
@@ -120,6 +109,7 @@ options:
     description: Seconds to wait for another publisher or purge (and for the state DB's writer lock).
     default: 600.0
 extends_documentation_fragment:
+  - distroforge.openstack.repos
   - distroforge.openstack.state_db
 attributes:
   check_mode:
@@ -230,6 +220,7 @@ from pathlib import Path
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.layout import package_infos
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.options import REPO_OPTIONS
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import (
     Publisher,
     PublishOptions,
@@ -284,14 +275,12 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
+            **REPO_OPTIONS,
             "repos_dir": {"type": "path", "required": True},
             "commit_id": {"type": "int"},
             "builds": {"type": "list", "elements": "dict"},
             "artifacts_dir": {"type": "path"},
             "build_log": {"type": "path"},
-            "baseurl": {"type": "str"},
-            "reponame": {"type": "str", "default": "delorean"},
-            "use_components": {"type": "bool", "default": False},
             "include_srpm": {"type": "bool", "default": True},
             "package_format": {"type": "str", "choices": ["auto", "rpm", "deb"], "default": "auto"},
             "sign": {"type": "bool", "default": True},

@@ -32,21 +32,11 @@ options:
     description: Age in days from which builds may go.
     type: int
     required: true
-  baseurl:
-    description: Public URL of O(repos_dir) as used by repo_publish (to read aggregate C(.repo) files); defaults to C(file://<repos_dir>).
-    type: str
-  reponame:
-    description: Repository file name used by repo_publish.
-    type: str
-    default: delorean
-  use_components:
-    description: Whether builds were published with components.
-    type: bool
-    default: false
   lock_timeout:
     description: Seconds to wait for a publisher to finish (and for the state DB's writer lock).
     default: 600.0
 extends_documentation_fragment:
+  - distroforge.openstack.repos
   - distroforge.openstack.state_db
 attributes:
   check_mode:
@@ -97,18 +87,15 @@ removed_empty_dirs:
   elements: str
 """
 
-from pathlib import Path
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
-from ansible_collections.distroforge.openstack.plugins.module_utils._publish.publisher import PublishOptions
+from ansible_collections.distroforge.openstack.plugins.module_utils._publish.options import REPO_OPTIONS, repo_layout
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.purge import purge
 
 
 def _work(module: DistroforgeModule) -> dict:
     p = module.params
-    layout = PublishOptions(
-        repos_dir=Path(p["repos_dir"]), baseurl=p["baseurl"], reponame=p["reponame"], use_components=p["use_components"]
-    ).layout()
+    layout = repo_layout(p)
     with module.state_db(readonly=module.check_mode) as db:
         plan = purge(db, layout, p["older_than"], check_mode=module.check_mode, lock_timeout=float(p["lock_timeout"]))
     return {"changed": plan.changes, **plan.as_dict()}
@@ -117,11 +104,9 @@ def _work(module: DistroforgeModule) -> dict:
 def main() -> None:
     module = DistroforgeModule(
         argument_spec={
+            **REPO_OPTIONS,
             "repos_dir": {"type": "path", "required": True},
             "older_than": {"type": "int", "required": True},
-            "baseurl": {"type": "str"},
-            "reponame": {"type": "str", "default": "delorean"},
-            "use_components": {"type": "bool", "default": False},
             "lock_timeout": {"default": 600.0},  # the rest from STATE_DB_OPTIONS
         },
         state_db=True,

@@ -37,7 +37,8 @@ class ModuleSource:
         assert len(calls) == 1, f"{self.name}: expected one DistroforgeModule(...) call, found {len(calls)}"
         self.keywords = {kw.arg: kw.value for kw in calls[0].keywords}
         spec = self.keywords.get("argument_spec")
-        self.spec_names = {key.value for key in spec.keys} if isinstance(spec, ast.Dict) else set()
+        # ``**SHARED_OPTIONS`` entries have no key
+        self.spec_names = {key.value for key in spec.keys if key is not None} if isinstance(spec, ast.Dict) else set()
 
     def flag(self, name: str) -> bool:
         value = self.keywords.get(name)
