@@ -1,0 +1,270 @@
+"""Play release day on the example distro, step by step, and say how long each step took.
+
+Usage: ``python3 tools/release_day.py [--target DIR] [--packages keystone,...] [--gate | --no-gate]``
+(``make release-day`` runs it with the defaults).
+
+Setup: the example's repositories and database under ``<target>/example``
+(examples/distro/make_upstreams.py), and zed released as ``tags/zed.yml``
+pins it (keystone 22.0.1: a newer upstream tag, 22.0.2, exists): its tags
+built (playbooks/release.yml) and moved candidate -> testing -> release by
+hand ("initial release").  Then release day:
+
+1. **new tag**: the newest upstream tag above each pin (keystone 22.0.2);
+2. **bump**: package_new_version proposes the packaging of the tag on a
+   distgit branch, which is merged (fast-forward) as a review would, and the
+   pin in ``tags/zed.yml`` moves to the tag;
+3. **reqcheck**: package_reqcheck, the tag's requirements against the bumped
+   packaging (reported, not failing);
+4. **tagged build**: playbooks/release.yml, the new NVR into candidate;
+5. **gate**: playbooks/release_gate.yml, a repository of what changed on top
+   of release, deploy + Tempest on a podman node, then testing (``--no-gate``
+   skips it, said in the summary);
+6. **release**: playbooks/release_promote.yml, testing -> release, published signed;
+7. **release package**: release_package, ``distroforge-release-zed`` for the
+   published release stage.
+
+Steps run through ansible-playbook and ansible (ad-hoc modules); a step a
+module for which is missing is reported as not built, never faked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "examples" / "distro"))
+
+import make_upstreams  # pylint: disable=wrong-import-position
+
+RELEASE = "zed"
+REPO = "bookworm"
+AUTHOR = "distroforge release day <release@distroforge.invalid>"
+
+
+class StepFailed(Exception):
+    """A step failed; its output tail says why."""
+
+
+def _module_exists(name: str) -> bool:
+    return (TOP / "plugins" / "modules" / f"{name}.py").is_file()
+
+
+def _run(argv: list[str], log: Path) -> str:
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(argv)}\n")
+        out.flush()
+        proc = subprocess.run(argv, cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        out.write(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise StepFailed(f"{argv[0]} {argv[1]} failed (rc {proc.returncode}); see {log}\n{tail}")
+    return proc.stdout
+
+
+def playbook(name: str, extra: dict, log: Path) -> str:
+    """Run playbooks/<name> with ``extra`` as extra vars."""
+    return _run(["ansible-playbook", str(TOP / "playbooks" / name), "-e", json.dumps(extra)], log)
+
+
+def module(name: str, args: dict, log: Path) -> dict:
+    """Run the module once on localhost; its result."""
+    out = _run(
+        ["ansible", "localhost", "-m", f"distroforge.openstack.{name}", "-a", json.dumps(args), "-o"],
+        log,
+    )
+    match = re.search(r"=> (\{.*\})\s*$", out.strip(), re.S)
+    return json.loads(match.group(1)) if match else {}
+
+
+def set_pin(tags_file: Path, project: str, ref: str) -> None:
+    """Move ``project``'s zed-release source-branch to ``ref`` in the database copy."""
+    text = tags_file.read_text(encoding="utf-8")
+    pattern = re.compile(
+        rf"(- project: {re.escape(project)}\n(?:  .*\n)*?    {RELEASE}-release:\n      source-branch: )\S+"
+    )
+    new, count = pattern.subn(rf"\g<1>{ref}", text)
+    if count != 1:
+        raise StepFailed(f"{tags_file}: no {RELEASE}-release source-branch for {project}; fix the example database")
+    tags_file.write_text(new, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, told in order
+    """Command line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--target", type=Path, default=TOP / "build" / "release-day")
+    parser.add_argument("--packages", default="", help="comma-separated projects (default: all of zed)")
+    parser.add_argument("--gate", dest="gate", action="store_true", default=True)
+    parser.add_argument("--no-gate", dest="gate", action="store_false", help="skip deploy + Tempest (said so)")
+    args = parser.parse_args(argv)
+    target = args.target.resolve()
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    log = target / "release-day.log"
+    example, workdir = target / "example", target / "work"
+    pkgdb = example / "rdoinfo" / "rdo-full.yml"
+    names = [n for n in args.packages.split(",") if n]
+    common = {"distroforge_pkgdb": str(pkgdb), "distroforge_release": RELEASE, "distroforge_workdir": str(workdir)}
+    if names:
+        common["distroforge_release_packages"] = names
+    steps: list[tuple[str, float, str]] = []
+
+    def step(name: str, work) -> None:
+        started = time.monotonic()
+        try:
+            note = work() or "done"
+        except StepFailed as exc:
+            steps.append((name, time.monotonic() - started, "FAILED"))
+            summary(steps)
+            print(f"release day: {name}: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        steps.append((name, time.monotonic() - started, note))
+        print(f"release day: {name}: {note} ({steps[-1][1]:.1f} s)", flush=True)
+
+    sys.path.insert(0, str(TOP / ".venv" / "collections"))
+    from ansible_collections.distroforge.openstack.plugins.module_utils._release import tagged  # noqa: PLC0415
+
+    def setup() -> str:
+        make_upstreams.make_all(example, make_upstreams.DEFAULT_CACHE, echo=False)
+        playbook("release.yml", {**common, "distroforge_release_reason": "initial release of the example"}, log)
+        for source, stage in (("candidate", "testing"), ("testing", "release")):
+            module(
+                "release_stage",
+                {"pkgdb": str(pkgdb), "release": RELEASE, "workdir": str(workdir), "action": "move",
+                 "from": source, "stage": stage, "reason": "initial release of the example (set-up, no gate)"},
+                log,
+            )  # fmt: skip
+        module(
+            "release_stage",
+            {"pkgdb": str(pkgdb), "release": RELEASE, "workdir": str(workdir), "action": "publish", "stage": "release"},
+            log,
+        )
+        released = json.loads(json.dumps(_stage(pkgdb, workdir, "release")))
+        return "released " + ", ".join(sorted(released.get(REPO, {}).values()))
+
+    landed: dict[str, str] = {}
+
+    def new_tag() -> str:
+        for pin in tagged.pins(str(pkgdb), RELEASE, names or None):
+            repo = example / "upstream" / Path(pin.upstream).name
+            newer = tagged.newer_tags(str(repo), pin.ref) if not pin.version_locked else []
+            if newer:
+                landed[pin.project] = newer[-1]
+        if not landed:
+            raise StepFailed("no package has an upstream tag above its pin; nothing to release")
+        return ", ".join(f"{p} {t}" for p, t in sorted(landed.items()))
+
+    def bump() -> str:
+        done = []
+        for project, tag in sorted(landed.items()):
+            if _module_exists("package_new_version"):
+                package = _package(pkgdb, project)
+                result = module("package_new_version", {"package": package, "tag": tag, "author": AUTHOR}, log)
+                distgit = Path(package["distgit"].removeprefix("file://"))
+                # the review: the bump branch merged into the release's packaging branch (fast-forward only)
+                _run(
+                    ["git", "-C", str(distgit), "fetch", "-q", ".", f"{result['branch']}:{package['distgit_branch']}"],
+                    log,
+                )
+                done.append(f"{project} {result.get('version', tag)} on {result['branch']}, merged")
+            else:
+                done.append(f"{project}: NOT BUILT YET (package_new_version missing): packaging left as is")
+            set_pin(example / "rdoinfo" / "tags" / f"{RELEASE}.yml", project, tag)
+        return "; ".join(done) + f"; pins moved in tags/{RELEASE}.yml"
+
+    def reqcheck() -> str:
+        if not _module_exists("package_reqcheck"):
+            return "NOT BUILT YET (package_reqcheck missing)"
+        found = []
+        for project, tag in sorted(landed.items()):
+            package = _package(pkgdb, project)
+            result = module("package_reqcheck", {"package": package, "tag": tag}, log)
+            counts = result.get("counts") or {}
+            found.append(f"{project}: {json.dumps(counts, sort_keys=True) if counts else 'checked'}")
+        return "; ".join(found)
+
+    def build() -> str:
+        playbook("release.yml", {**common, "distroforge_release_packages": sorted(landed)}, log)
+        candidate = _stage(pkgdb, workdir, "candidate").get(REPO, {})
+        return "candidate: " + ", ".join(candidate[p] for p in sorted(landed))
+
+    def gate() -> str:
+        if not args.gate:
+            module(
+                "release_stage",
+                {"pkgdb": str(pkgdb), "release": RELEASE, "workdir": str(workdir), "action": "move",
+                 "from": "candidate", "stage": "testing", "reason": "release day without the gate (--no-gate)"},
+                log,
+            )  # fmt: skip
+            return "SKIPPED (--no-gate): moved to testing without deploy + Tempest"
+        playbook("release_gate.yml", common, log)
+        return "deploy + Tempest passed; testing: " + ", ".join(
+            _stage(pkgdb, workdir, "testing").get(REPO, {})[p] for p in sorted(landed)
+        )
+
+    def promote() -> str:
+        reason = "release day: gate passed" if args.gate else "release day (no gate run)"
+        playbook("release_promote.yml", {**common, "distroforge_release_reason": reason}, log)
+        return "release: " + ", ".join(_stage(pkgdb, workdir, "release").get(REPO, {})[p] for p in sorted(landed))
+
+    def release_package() -> str:
+        if not _module_exists("release_package"):
+            return "NOT BUILT YET (release_package missing)"
+        key = workdir / "repos" / "RPM-GPG-KEY-distroforge"
+        stage_url = f"file://{workdir}/repos/stages/{RELEASE}/{REPO}/release"
+        result = module(
+            "release_package",
+            {"release": RELEASE, "baseurl": stage_url, "format": "deb", "key_src": str(key),
+             "dest": str(target / "release-package")},
+            log,
+        )  # fmt: skip
+        made = result.get("package") or result.get("path") or result.get("files") or "made"
+        return f"{made}"
+
+    step("set-up (example, zed released at its pins)", setup)
+    step("new upstream tag", new_tag)
+    step("bump (package_new_version) + pin", bump)
+    step("reqcheck (package_reqcheck)", reqcheck)
+    step("tagged build (release.yml)", build)
+    step("gate (release_gate.yml) -> testing", gate)
+    step("testing -> release (release_promote.yml)", promote)
+    step("release package (release_package)", release_package)
+    summary(steps)
+    return 0
+
+
+def _package(pkgdb: Path, project: str) -> dict:
+    from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader  # noqa: PLC0415
+
+    [package] = loader.read(str(pkgdb), release=RELEASE, names=[project]).packages
+    return json.loads(json.dumps(package))
+
+
+def _stage(pkgdb: Path, workdir: Path, stage: str) -> dict:
+    from ansible_collections.distroforge.openstack.plugins.module_utils._release import stages  # noqa: PLC0415
+
+    release = stages.Release.read(str(pkgdb), RELEASE)
+    return stages.read_stage(release, stage).repos
+
+
+def summary(steps: list[tuple[str, float, str]]) -> None:
+    """How long each step took, and the time from the tag landing to the release (set-up excluded)."""
+    print("\nrelease day summary")
+    width = max(len(name) for name, _, _ in steps)
+    for name, seconds, note in steps:
+        print(f"  {name:<{width}}  {seconds:7.1f} s  {note}")
+    day = sum(seconds for name, seconds, _ in steps[1:])
+    print(f"  {'tag landed -> released':<{width}}  {day:7.1f} s")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("ANSIBLE_CONFIG", str(TOP / "ansible.cfg"))
+    sys.exit(main())
