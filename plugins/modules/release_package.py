@@ -191,7 +191,7 @@ def main() -> None:
             "baseurl": {"type": "str", "required": True},
             "format": {"type": "str", "required": True, "choices": ["deb", "rpm"]},
             "key_src": {"type": "path"},
-            "key": {"type": "str"},
+            "key": {"type": "str", "no_log": False},  # a public key: nothing secret to hide
             "fingerprints": {"type": "list", "elements": "str"},
             "dest": {"type": "path", "required": True},
             "reponame": {"type": "str", "default": ""},

@@ -76,6 +76,7 @@ attributes:
     description: The check reads only; O(base_index_urls) not cached yet are downloaded to a scratch directory.
   diff_mode:
     support: none
+    description: Nothing on the host changes.
 notes:
   - Needs C(dose-debcheck) (Debian package C(dose-distcheck)) for DEB and
     C(dnf) with C(dnf-plugins-core), C(rpmbuild) and C(createrepo_c) for RPM.

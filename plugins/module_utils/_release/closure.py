@@ -24,10 +24,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-import yaml
-
 from .._common.errors import DistroforgeError, InputError
 from .._common.proc import run
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with Ansible; ansible-test imports without it
+    yaml = None  # type: ignore[assignment]
 
 FORMATS = ("deb", "rpm")
 VIRTUAL_PACKAGE = "distroforge-base-provides"
@@ -174,6 +177,8 @@ def _check_deb(
             f"dose-debcheck of {repo_dir} failed (rc {result.rc}): {result.stderr.strip()[-300:]}"
             "; check the Packages files it was given"
         )
+    if yaml is None:
+        raise DistroforgeError("reading dose-debcheck's report needs PyYAML on this host: pip install pyyaml")
     report = yaml.safe_load(result.stdout) or {}
     broken = [item for entry in report.get("report") or [] for item in _deb_reasons(entry, arch)]
     if result.rc == 1 and not broken:
