@@ -301,3 +301,21 @@ def test_a_wrong_smtp_password_is_a_warning_without_the_password(db, tmp_path: P
     assert [m["outcome"] for m in report.messages] == ["failed"]
     assert "login refused (535): check smtp.username and smtp.password" in report.warnings[0]
     assert SMTP_PASSWORD not in " ".join(report.warnings) + str(report.messages)
+
+
+def test_hostile_names_and_log_lines_stay_one_line_and_reach_only_the_maintainers(db):
+    evil = "evil\r\nBcc: mallory@example.org"
+    MAINTAINERS[evil] = ["alice@example.org"]
+    try:
+        build(db, evil, 1, "FAILED", notes="first line\r\n" + "x" * 200_000 + "\npassword = hunter-zz-secret\n")
+        with mail_server() as server:
+            report = run_once(db, smtp=plain_smtp(server.port))
+    finally:
+        MAINTAINERS.pop(evil)
+    assert [m["outcome"] for m in report.messages] == ["sent"], report.warnings
+    (mail,) = server.inbox
+    assert mail.rcpt_tos == ["alice@example.org"] and mail.message["Bcc"] is None
+    assert "\n" not in mail.message["Subject"].strip() and "evil Bcc: mallory@example.org" in mail.message["Subject"]
+    (error,) = [line for line in mail.body.splitlines() if line.startswith("Error:")]
+    assert error.startswith("Error:   first line xxx") and error.endswith("[... cut here]") and len(error) < 1100
+    assert "hunter-zz-secret" not in mail.raw.decode()

@@ -193,7 +193,7 @@ class SMTPChannel(Channel):
             raise DeliveryError(f"{where}: every recipient was refused ({_refusals(exc.recipients)})") from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"{where}: the server said {exc.smtp_code} {_text(exc.smtp_error)}") from None
-        except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+        except (smtplib.SMTPException, ssl.SSLError, OSError, ValueError) as exc:
             raise DeliveryError(
                 f"{where}: cannot send ({_reason(exc)}): check that the server is up and reachable"
             ) from None

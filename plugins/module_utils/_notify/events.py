@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import quote
 
 from .._common.errors import InputError
 from .._statedb.db import CommitRecord, StateDB
@@ -66,6 +67,11 @@ class Event:
         return dataclasses.replace(self, **changes)
 
 
+def _part(name: str) -> str:
+    """A name as a part of an event id: percent-encoded, so an id is one line of ASCII (mail headers carry it)."""
+    return quote(name, safe="")
+
+
 def _build_event(kind: str, build: CommitRecord, **extra: Any) -> Event:
     facts: Dict[str, Any] = {
         "project": build.project,
@@ -82,7 +88,7 @@ def _build_event(kind: str, build: CommitRecord, **extra: Any) -> Event:
     }
     facts.update(extra)
     return Event(
-        id=f"{kind}/{build.release}/{build.project}/{build.repo_hash}",
+        id=f"{kind}/{_part(build.release)}/{_part(build.project)}/{_part(build.repo_hash)}",
         kind=kind,
         time=build.dt_build or build.dt_queued,
         **facts,
@@ -144,7 +150,7 @@ def stale_promotions(db: StateDB, now: int, stale_days: int, labels: Optional[Se
             continue
         events.append(
             Event(
-                id=f"{STALE_PROMOTION}/{head.label}/{head.id}",
+                id=f"{STALE_PROMOTION}/{_part(head.label)}/{head.id}",
                 kind=STALE_PROMOTION,
                 time=head.timestamp + stale_days * DAY,
                 project=None,

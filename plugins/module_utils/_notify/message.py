@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .._logs.sanitize import MASK, SecretPattern, sanitize
@@ -36,23 +37,51 @@ class Redactor:
         text, _count = sanitize(text, self.patterns)
         return text
 
+    def field(self, text: str) -> str:
+        """One field of an event, masked, on one line of at most :data:`FIELD_LIMIT` characters.
+
+        Literal secrets are masked in the whole text; the patterns see its
+        first ``4 * FIELD_LIMIT`` characters only - some take time growing
+        with the square of a long run of letters (a build's notes may hold
+        pages) - and the message shows the first FIELD_LIMIT of those, so a
+        secret cut at that bound is never shown.  Masking comes before the
+        final cut: a cut through a secret would leave a part no pattern knows.
+        """
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        text, _count = sanitize(text[: 4 * FIELD_LIMIT], self.patterns)
+        return one_line(text)
+
     def event(self, event: Event) -> Event:
-        """``event`` with every text field masked."""
+        """``event`` with every text field masked and made one line (:meth:`field`)."""
         changes = {
-            field.name: self(value)
+            field.name: self.field(value)
             for field in dataclasses.fields(event)
             if field.name not in ("id", "kind") and isinstance(value := getattr(event, field.name), str)
         }
         return event.replace(**changes)
 
 
+# A log line or a commit subject is a line, not a log: a build's notes may hold pages.
+FIELD_LIMIT = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def one_line(text: str, limit: int = FIELD_LIMIT) -> str:
+    """``text`` on one line (control characters and line breaks become spaces), cut to ``limit`` characters."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 15] + " [... cut here]"
+
+
 @dataclasses.dataclass(frozen=True)
 class Message:
     """What one event says: the mail's subject and body, and the webhook's payload."""
 
-    event: Event
+    event: Event  # masked: what the message shows
     subject: str
     body: str
+    # The event as the DB has it (names unmasked): whom to tell is looked up by its package.
+    source: Optional[Event] = None
 
     def payload(self) -> Dict[str, Any]:
         """The webhook's JSON document: the event's facts, its subject and its text."""
@@ -119,7 +148,7 @@ def _build_facts(event: Event, link: Optional[str]) -> List[Tuple[str, Optional[
 
 def render(event: Event, *, redact: Redactor, log_baseurl: Optional[str] = None) -> Message:
     """The message for ``event``, every text field and the finished text masked by ``redact``."""
-    event = redact.event(event)
+    source, event = event, redact.event(event)
     link = log_link(event, log_baseurl)
     if link is not None:
         link = redact(link)
@@ -151,7 +180,7 @@ def render(event: Event, *, redact: Redactor, log_baseurl: Optional[str] = None)
     else:  # events.collect refuses other kinds
         raise ValueError(f"unknown event kind {event.kind!r}")
     body = _join(lines) + _footer(event)
-    return Message(event, redact(f"{SUBJECT_PREFIX} {subject}"), redact(body))
+    return Message(event, redact(f"{SUBJECT_PREFIX} {subject}"), redact(body), source)
 
 
 def _footer(event: Event) -> str:

@@ -146,7 +146,7 @@ def run(
     budget = throttle.budget(db, now)
     deferred = 0
     for message in messages:
-        addresses = recipients(message.event)
+        addresses = recipients(message.source or message.event)
         todo = _channels_to_send(message, channels, addresses, known, report, resend_uncertain=resend_uncertain)
         if not todo:
             continue
