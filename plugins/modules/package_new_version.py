@@ -22,6 +22,8 @@ description:
   - "C(debian/changelog): a new top entry C(<epoch:>version-1) for the release's
     distribution (O(deb_distribution), else the top entry's)."
   - Pre-release tags (C(23.0.0.0rc1)) become C(23.0.0~rc1) in both formats.
+  - A Fedora-style C(sources) file naming the old tarball is left as it is, with a
+    warning, since its checksum is the new tarball's on the lookaside (C(fedpkg new-sources)).
   - Entries and the commit are dated at the tag (or at the packaging's newest
     changelog entry when that is newer) and signed by O(author), so a run is
     deterministic; a second run with the same tag finds the branch and changes
@@ -139,6 +141,13 @@ new:
   returned: always
   type: dict
   sample: {rpm: "1:5.0.1-1", deb: "1:5.0.1-1"}
+warnings:
+  description:
+    - What the bump could not do, e.g. a Fedora-style C(sources) file naming the old tarball
+      (its checksum needs the new tarball on the lookaside).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
@@ -156,6 +165,8 @@ def _work(module: DistroforgeModule) -> dict:
         prerelease=params["prerelease"],
         commit=not module.check_mode,
     )
+    for warning in result.warnings:
+        module.warn(warning)
     out = {"changed": result.changed, **result.as_dict()}
     if module._diff and result.diff:
         out["diff"] = result.diff

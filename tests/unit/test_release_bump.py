@@ -187,6 +187,23 @@ def test_a_changelog_newer_than_the_tag_dates_the_entry(package):
     assert upstream.is_dir()
 
 
+def test_a_sources_file_is_left_with_a_warning(package):
+    distgit = _path(package["distgit"])
+    work = distgit.parent / "lookaside"
+    git(distgit.parent, "clone", "-q", "-b", "zed-rdo", str(distgit), str(work))
+    line = "SHA512 (python-keystoneclient-5.0.0.tar.gz) = " + "0" * 128 + "\n"
+    (work / "sources").write_text(line)
+    git(work, "add", "sources")
+    git(work, "commit", "-q", "-m", "sources", when=JULY_2022)
+    git(work, "push", "-q", "origin", "zed-rdo")
+    result = bump.new_version(package, tag="5.0.1")
+    assert result.warnings == [
+        "package python-keystoneclient: sources names the 5.0.0 tarball; upload the 5.0.1 tarball to the lookaside "
+        "and update sources (fedpkg new-sources)"
+    ]
+    assert show(package, result.branch, "sources") == line
+
+
 def test_a_second_run_changes_nothing(package):
     first = bump.new_version(package, tag="5.0.1")
     distgit = _path(package["distgit"])

@@ -107,6 +107,7 @@ class Bump:
     old: dict[str, str] = field(default_factory=dict)
     new: dict[str, str] = field(default_factory=dict)
     diff: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -123,6 +124,7 @@ class Bump:
             "distgit_commit": self.distgit_commit,
             "old": self.old,
             "new": self.new,
+            "warnings": self.warnings,
         }
 
 
@@ -239,6 +241,7 @@ def new_version(
         )
         for fmt, old in stale
     ]
+    result.warnings += _sources_warnings(distgit.tree, [old for _fmt, old in stale], version, name)
     message = f"Update to {version}\n\nUpstream tag {tag} (commit {tags[tag]}).\n"
     ours = distgit.commit(changed, message, author=identity, when=when)
     result.distgit_commit = ours
@@ -291,6 +294,20 @@ def _edit(
         {"before_header": f"a/{relative}", "after_header": f"b/{relative}", "before": before, "after": after}
     )
     return relative
+
+
+def _sources_warnings(tree: Path, olds: list[pkgfiles.PackagedVersion], version: str, name: str) -> list[str]:
+    """A Fedora-style ``sources`` file naming the old tarball: its checksum is the lookaside's business."""
+    sources = tree / "sources"
+    if not sources.is_file():
+        return []
+    text = sources.read_text(encoding="utf-8", errors="replace")
+    named = sorted({old.version for old in olds if old.version and old.version in text})
+    return [
+        f"package {name}: sources names the {old} tarball; upload the {version} tarball to the lookaside "
+        "and update sources (fedpkg new-sources)"
+        for old in named
+    ]
 
 
 def _changelog_times(found: Packaging) -> list[int]:
