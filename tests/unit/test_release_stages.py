@@ -40,8 +40,17 @@ def store(workdir: Path, scratch: Path, project: str, source: str, version: str)
     return nvr
 
 
+@pytest.fixture(scope="module")
+def gnupg(tmp_path_factory):
+    """One signing key for the module's tests (making one costs seconds on a busy machine)."""
+    home = tmp_path_factory.mktemp("gnupg")
+    make_signing_key(home)
+    yield home
+    stop_gpg_agent(home)
+
+
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, gnupg):
     pkgdb = tmp_path / "rdoinfo"
     for name in ("rdo-full.yml", "rdo.yml", "tags/zed.yml"):
         (pkgdb / name).parent.mkdir(parents=True, exist_ok=True)
@@ -55,11 +64,8 @@ def world(tmp_path):
         "mw": store(workdir, scratch, "keystonemiddleware", "python-keystonemiddleware", "10.1.1-1"),
     }
     release = stages.Release.read(str(pkgdb / "rdo-full.yml"), "zed")
-    home = tmp_path / "gnupg"
-    make_signing_key(home)
-    options = stages.PublishOptions(repos_dir=tmp_path / "repos", gpg_home=home)
-    yield release, workdir, nvrs, options
-    stop_gpg_agent(home)
+    options = stages.PublishOptions(repos_dir=tmp_path / "repos", gpg_home=gnupg)
+    return release, workdir, nvrs, options
 
 
 def write(release, stage, text):
