@@ -63,7 +63,8 @@ class MailServer:
     """An aiosmtpd server on 127.0.0.1; ``inbox`` holds what it accepted, ``logins`` every AUTH attempt."""
 
     port: int = 0
-    tls_context: ssl.SSLContext | None = None
+    tls_context: ssl.SSLContext | None = None  # STARTTLS, required
+    ssl_context: ssl.SSLContext | None = None  # TLS from the first byte (SMTPS)
     credentials: tuple[str, str] | None = None
     inbox: list[Mail] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -81,6 +82,8 @@ class MailServer:
         kwargs: dict[str, Any] = {}
         if self.tls_context is not None:
             kwargs.update(tls_context=self.tls_context, require_starttls=True)
+        if self.ssl_context is not None:
+            kwargs.update(ssl_context=self.ssl_context)
         if self.credentials is not None:
             kwargs.update(authenticator=self._authenticate, auth_required=True)
             if self.tls_context is None:

@@ -9,6 +9,7 @@ rest for the next run.
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 from pathlib import Path
 
@@ -319,3 +320,20 @@ def test_hostile_names_and_log_lines_stay_one_line_and_reach_only_the_maintainer
     (error,) = [line for line in mail.body.splitlines() if line.startswith("Error:")]
     assert error.startswith("Error:   first line xxx") and error.endswith("[... cut here]") and len(error) < 1100
     assert "hunter-zz-secret" not in mail.raw.decode()
+
+
+def test_smtps_with_the_servers_ca_and_an_untrusted_certificate_as_a_warning(db, tmp_path):
+    build(db, "nova", 1, "FAILED", notes="error: boom")
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _other_key = self_signed(tmp_path / "other")  # a certificate the server does not have
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with mail_server(ssl_context=context) as server:
+        smtps = SMTPSettings(host="127.0.0.1", port=server.port, security="ssl", sender="ci@example.org", timeout=5)
+        untrusted = run_once(db, smtp=dataclasses.replace(smtps, ca_file=str(other_ca)))
+        assert [m["outcome"] for m in untrusted.messages] == ["failed"] and server.inbox == []
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.warnings[0] and "\n" not in untrusted.warnings[0]
+        trusted = run_once(db, smtp=dataclasses.replace(smtps, ca_file=str(cert)))
+    assert [m["outcome"] for m in trusted.messages] == ["sent"]
+    assert len(server.inbox) == 1
