@@ -18,7 +18,7 @@ description:
   - A build of a tag gets the tag's final version and the packaging's own Release
     (the spec's C(Release:), C(1) for DLRN's C(XXX); the top C(debian/changelog)
     entry when it is for this version), for example C(python-keystonemiddleware-10.1.1-1)
-    or C(keystone_2:22.0.2-1): no snapshot suffix. A commit without a version tag fails.
+    or C(keystone_2:22.0.2-1), with no snapshot suffix. A commit without a version tag fails.
   - Successful builds are recorded under C(<workdir>/tagged/<project>/<nvr>/). A
     released NVR never changes: recording it again with other bytes (another source
     or packaging commit, same Release) fails with one line naming the package and
