@@ -20,9 +20,9 @@ description:
     entry when it is for this version), for example C(python-keystonemiddleware-10.1.1-1)
     or C(keystone_2:22.0.2-1), with no snapshot suffix. A commit without a version tag fails.
   - Successful builds are recorded under C(<workdir>/tagged/<project>/<nvr>/). A
-    released NVR never changes: recording it again with other bytes (another source
+    released NVR never changes; recording it again with other bytes (another source
     or packaging commit, same Release) fails with one line naming the package and
-    the NVR; the same bytes again (a rebuild) change nothing.
+    the NVR, and the same bytes again (a rebuild) change nothing.
 author:
   - distroforge developers (@distroforge)
 options:
