@@ -41,8 +41,16 @@ example: bootstrap $(EXAMPLE_PKGDB)
 $(EXAMPLE_PKGDB): examples/distro/make_upstreams.py examples/distro/upstreams.json $(shell find examples/distro/packaging -type f)
 	python3 examples/distro/make_upstreams.py $(EXAMPLE)
 
+# Every playbook run of a work dir is recorded by ARA in <work dir>/ara/ansible.sqlite (served at /ara/,
+# docs/run_records.md); ARA=0 turns it off, and without ara in the venv runs go on unrecorded.
+ARA ?= 1
+ARA_CALLBACKS = $(if $(filter 1,$(ARA)),$(shell $(VENV)/bin/python -m ara.setup.callback_plugins 2>/dev/null))
+ara_env = $(if $(ARA_CALLBACKS),ANSIBLE_CALLBACK_PLUGINS=$(ARA_CALLBACKS) \
+  ANSIBLE_ACTION_PLUGINS=$(patsubst %/callback,%/action,$(ARA_CALLBACKS)) \
+  ARA_API_CLIENT=offline ARA_BASE_DIR=$(1)/ara ARA_DATABASE_NAME=$(1)/ara/ansible.sqlite)
+
 run: bootstrap $(EXAMPLE_PKGDB)
-	ansible-playbook playbooks/pipeline.yml -e distroforge_workdir=$(WORKDIR) -e distroforge_pkgdb=$(EXAMPLE_PKGDB)
+	$(call ara_env,$(WORKDIR)) ansible-playbook playbooks/pipeline.yml -e distroforge_workdir=$(WORKDIR) -e distroforge_pkgdb=$(EXAMPLE_PKGDB)
 
 # Rebuild and/or re-test what a run did, from its manifest (every run prints this):
 #   make reproduce MANIFEST=build/run/runs/<run id>/manifest.json [REPRODUCE=build|test]
@@ -73,7 +81,12 @@ release-day: bootstrap
 # that adds a system tool, and report its figures.
 #   fresh-root   bootstrap + the unit suite in a new minimal Debian 12 root
 #   closure-mirror  repo_closure against the real bookworm main Packages index (dose-debcheck over ~63,000 packages)
-slow: fresh-root closure-mirror
+#   node-cloud-fake  node_provision's openstack driver against a fake cloud on loopback (create, failure cleanup, absent)
+slow: fresh-root closure-mirror node-cloud-fake
+
+.PHONY: node-cloud-fake
+node-cloud-fake: bootstrap
+	pytest tests/slow/test_node_cloud_fake.py -q
 
 .PHONY: closure-mirror
 closure-mirror: bootstrap

@@ -23,10 +23,12 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import testinfra
 from unit.ansible_run import TOP, run_playbook
+from unit.ara_records import ara_env
 
 EXAMPLE = TOP / "build" / "example" / "rdoinfo"
 PORT = 8090  # not make run's 8088: both may run on one machine
@@ -64,7 +66,7 @@ def workdir():
     nginx = path / "repo_serve" / "nginx.conf"
     if nginx.exists():
         subprocess.run(["/usr/sbin/nginx", "-c", str(nginx), "-s", "quit"], check=False, capture_output=True)
-    for pidfile in path.glob("api/*.pid"):  # the REST API's gunicorn
+    for pidfile in [*path.glob("api/*.pid"), *path.glob("ara_serve/*.pid")]:  # the REST API's and ARA's gunicorn
         subprocess.run(["pkill", "--signal", "TERM", "--pidfile", str(pidfile)], check=False, capture_output=True)
     subprocess.run(["podman", "rm", "-f", "-t", "0", NODE], check=False, capture_output=True)
     if os.environ.get("DISTROFORGE_E2E_KEEP") != "1":
@@ -86,7 +88,11 @@ def pipeline(workdir):
         "deploy_puppet_admin_password": ADMIN_PASSWORD,
         "deploy_puppet_demo_password": DEMO_PASSWORD,
     }
-    proc = run_playbook(TOP / "playbooks" / "pipeline.yml", extra, timeout=2400)
+    # Recorded in ARA as `make run` records it.
+    recording = ara_env(workdir)
+    assert recording, "ara is not installed in the venv: run `make`"
+    with mock.patch.dict(os.environ, recording):
+        proc = run_playbook(TOP / "playbooks" / "pipeline.yml", extra, timeout=2400)
     (workdir / "pipeline.log").write_text(proc.stdout)
     manifests = sorted(workdir.glob("runs/*/manifest.json"))
     assert len(manifests) == 1, manifests
@@ -205,7 +211,7 @@ def crawl(base: str) -> dict[str, bytes]:
         seen[url] = body
         if url.endswith("/"):
             for href in re.findall(rb'href="([^"?]+)"', body):
-                if href.startswith(b"..") or href.startswith(b"/"):
+                if href.startswith(b"..") or href.startswith(b"/") or b"://" in href:
                     continue
                 pending.append(url + urllib.parse.unquote(href.decode()))
     return seen
@@ -230,6 +236,33 @@ def test_nothing_served_carries_a_planted_secret_or_the_server_state(pipeline, w
     # and at rest they are the owner's alone
     assert stat.S_IMODE((workdir / "state.db").stat().st_mode) == 0o600
     assert stat.S_IMODE((workdir / "gnupg").stat().st_mode) == 0o700
+
+
+def test_the_run_page_names_the_verdict_and_links_to_the_run_in_ara(pipeline):
+    base = f"http://127.0.0.1:{PORT}"
+    manifest = pipeline.manifest
+    page = pipeline.manifest_path.parent / "index.html"
+    assert page.is_file(), "no run page"
+    with urllib.request.urlopen(f"{base}/runs/{manifest['run_id']}/", timeout=30) as response:
+        text = response.read().decode()
+    assert f'data-verdict="{manifest["verdict"]}"' in text and manifest["repo_hash"] in text
+    assert f'data-count="passed">{manifest["tempest"]["passed"]}<' in text
+    # Stage times from ARA's plays of the run.
+    stage = "<td>Serve the repositories and record what this run tests</td><td>completed</td>"
+    assert re.search(re.escape(stage) + r'\s*<td class="n">\d[^<]*</td>', text), text
+    (ara_link,) = re.findall(r'<a href="(/ara/playbooks/(\d+)\.html)">', text)
+    with urllib.request.urlopen(base + ara_link[0], timeout=30) as response:
+        assert "pipeline.yml" in response.read().decode()
+    assert f"run page: {page}" in plain(pipeline.proc.stdout)
+    # Nothing ARA recorded of the run carries a planted secret.
+    results = f"{base}/ara/api/v1/results?playbook={ara_link[1]}&limit=1000"
+    with urllib.request.urlopen(results, timeout=30) as response:
+        listed = json.load(response)["results"]
+    assert listed
+    for result in listed:
+        with urllib.request.urlopen(f"{base}/ara/api/v1/results/{result['id']}", timeout=30) as response:
+            body = response.read()
+        assert ADMIN_PASSWORD.encode() not in body and DEMO_PASSWORD.encode() not in body, result["id"]
 
 
 def test_the_run_rebuilds_bit_identically_from_its_manifest(pipeline, workdir):

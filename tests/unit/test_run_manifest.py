@@ -226,6 +226,7 @@ def test_summary_lines_of_a_passing_run(tmp_path):
         f"repository tested: {REPO_HASH} (http://10.89.42.1:8088/repos/{REPO_PATH})",
         "deploy: passed, keystone 2:22.0.2-1 on the node",
         "tempest: 10 ran, 10 passed, 0 failed, 2 skipped, 1 flaky; report none",
+        f"run page: {path.parent}/index.html (verdict, versions, phases, counts, stages; links to ARA, logs, reports)",
         f"logs and reports: {path.parent}/artifacts/index.html",
         f"status page: {tmp_path}/repos/status_report.html",
         f"run manifest: {path}",

@@ -119,7 +119,8 @@ def test_the_page_shows_verdict_hash_packages_phases_counts_stages_and_links(tmp
         f"http://192.0.2.1:8088/repos/{REPO_PATH}",
         "/ara/playbooks/7.html",
         "artifacts/index.html",
-        "node/index.html".join(["artifacts/", ""]),
+        "artifacts/node/index.html",
+        "artifacts/",
         "artifacts/node/tempest/results.html",
         "manifest.json",
         "http://ci.example/job/1",
@@ -243,5 +244,9 @@ def test_a_planted_symlink_out_of_the_run_is_not_linked(tmp_path):
     _run_dir, run = write_run(tmp_path / "again")
     assert page.local_link(run_dir, str(planted)) is None
     assert page.local_link(run_dir, "artifacts/node/tempest/results.html") == "artifacts/node/tempest/results.html"
-    assert [link.href for link in page.logs(run_dir)] == ["artifacts/index.html", "artifacts/node/index.html"]
+    assert [link.href for link in page.logs(run_dir)] == [
+        "artifacts/index.html",
+        "artifacts/node/index.html",
+        "artifacts/",
+    ]
     assert "state.db" not in page.render(run, run_dir)

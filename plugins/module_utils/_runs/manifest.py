@@ -427,6 +427,7 @@ def summary_lines(manifest: Manifest, path: Union[str, "os.PathLike[str]"]) -> L
         deploy_line,
         f"tempest: {tempest.ran} ran, {tempest.passed} passed, {tempest.failed} failed, {tempest.skipped} skipped,"
         f" {tempest.flaky} flaky; report {tempest.reports.get('html', 'none')}",
+        f"run page: {run_dir / 'index.html'} (verdict, versions, phases, counts, stages; links to ARA, logs, reports)",
         f"logs and reports: {run_dir / 'artifacts' / 'index.html'}",
     ]
     if manifest.repos_dir:

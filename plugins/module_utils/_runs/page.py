@@ -187,7 +187,7 @@ def ara_links(ara_url: str, playbooks: Sequence[AraPlaybook]) -> List[Link]:
 
 
 def logs(run_dir: Path) -> List[Link]:
-    """The collected logs under ``artifacts/``: its index, then each node's."""
+    """The collected logs under ``artifacts/``: its index, each node's, and the directory itself."""
     artifacts = run_dir / "artifacts"
     found = []
     if (artifacts / "index.html").is_file():
@@ -196,6 +196,7 @@ def logs(run_dir: Path) -> List[Link]:
         for node in sorted(artifacts.iterdir()):
             if node.is_dir() and not node.is_symlink() and (node / "index.html").is_file():
                 found.append(Link(f"{node.name}: logs", local_link(run_dir, str(node / "index.html"))))
+        found.append(Link("every collected file", "artifacts/"))
     return found
 
 
