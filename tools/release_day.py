@@ -168,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
             if _module_exists("package_new_version"):
                 package = _package(pkgdb, project)
                 result = module("package_new_version", {"package": package, "tag": tag, "author": AUTHOR}, log)
+                if result.get("status") == "current":  # the packaging states this version already
+                    done.append(f"{project}: packaging already at {result.get('version', tag)}, no bump branch")
+                    set_pin(example / "rdoinfo" / "tags" / f"{RELEASE}.yml", project, tag)
+                    continue
                 distgit = Path(package["distgit"].removeprefix("file://"))
                 # the review: the bump branch merged into the release's packaging branch (fast-forward only)
                 _run(
