@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -18,10 +17,10 @@ import yaml
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
+from .ansible_run import TOP, changed_tasks, run_roles_json
 from .apisite import basic
 from .pkgfactory import add_build
 
-TOP = Path(__file__).resolve().parents[2]
 DLRNAPI = TOP / ".venv" / "bin" / "dlrnapi"
 PASSWORD = "ci-secret-9c1e"
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="needs Debian's nginx (run `make`)")
@@ -34,34 +33,10 @@ def free_port() -> int:
 
 
 def play(tmp_path: Path, role_vars: dict) -> dict:
-    """Run api_serve then repo_serve; the play's stats."""
-    playbook = tmp_path / "serve.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  roles:\n"
-        "    - role: distroforge.openstack.api_serve\n    - role: distroforge.openstack.repo_serve\n"
-    )
-    env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
-    proc = subprocess.run(
-        [str(TOP / ".venv" / "bin" / "ansible-playbook"), str(playbook), "-e", json.dumps(role_vars)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    """Run api_serve then repo_serve; the play's stats, with the names of the tasks that changed."""
+    result, proc = run_roles_json(tmp_path, ["api_serve", "repo_serve"], role_vars)
     assert PASSWORD not in proc.stdout + proc.stderr
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    start = proc.stdout.index("{") if proc.stdout.startswith("{") else proc.stdout.index("\n{") + 1
-    result = json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
-    stats = result["stats"]["localhost"]
-    stats["changed_tasks"] = [
-        task["task"]["name"]
-        for play in result["plays"]
-        for task in play["tasks"]
-        if task["hosts"].get("localhost", {}).get("changed")
-    ]
-    return stats
+    return {**result["stats"]["localhost"], "changed_tasks": changed_tasks(result)}
 
 
 def dlrnapi(url: str, *args: str, password: str = PASSWORD) -> tuple[int, object]:

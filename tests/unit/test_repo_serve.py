@@ -2,7 +2,6 @@
 
 import http.client
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-TOP = Path(__file__).resolve().parents[2]
+from .ansible_run import failures, run_roles_json
+
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="needs Debian's nginx (run `make`)")
 
 
@@ -25,36 +25,8 @@ def free_port() -> int:
 
 def play(tmp_path: Path, expect_failure: bool = False, **role_vars):
     """Run the role; its play stats, or the failure message when ``expect_failure``."""
-    playbook = tmp_path / "serve.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: distroforge.openstack.repo_serve\n"
-    )
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-    )
-    proc = subprocess.run(
-        [str(TOP / ".venv" / "bin" / "ansible-playbook"), str(playbook), "-e", json.dumps(role_vars)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (proc.returncode != 0) == expect_failure, proc.stdout[-3000:]
-    # ansible.cfg's profile_tasks prints its timings around the JSON document.
-    start = proc.stdout.index("{") if proc.stdout.startswith("{") else proc.stdout.index("\n{") + 1
-    result = json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
-    if not expect_failure:
-        return result["stats"]["localhost"]
-    failed = [
-        task["hosts"]["localhost"]
-        for play in result["plays"]
-        for task in play["tasks"]
-        if task["hosts"].get("localhost", {}).get("failed")
-    ]
-    return failed[0]["msg"]
+    result, _proc = run_roles_json(tmp_path, ["repo_serve"], role_vars, expect_failure=expect_failure)
+    return failures(result)[0] if expect_failure else result["stats"]["localhost"]
 
 
 @pytest.fixture
