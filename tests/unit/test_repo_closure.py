@@ -81,6 +81,19 @@ def rpm(workdir: Path, name: str, version: str = "1.0", requires: tuple[str, ...
     return next((workdir / "out" / "noarch").glob(f"{name}-{version}-1.noarch.rpm"))
 
 
+def srpm(workdir: Path, name: str, build_requires: str) -> Path:
+    """A source RPM whose BuildRequires nothing in a runtime repository provides (as published repos hold)."""
+    top = workdir / f"rpmbuild-{name}-src"
+    (top / "SPECS").mkdir(parents=True)
+    spec = top / "SPECS" / f"{name}.spec"
+    spec.write_text(
+        f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n"
+        f"BuildRequires: {build_requires}\n%description\nt\n%files\n"
+    )
+    subprocess.run(["rpmbuild", "-bs", "--define", f"_topdir {top}", str(spec)], check=True, capture_output=True)
+    return next((top / "SRPMS").glob("*.src.rpm"))
+
+
 def deb_repo(tmp_path: Path, name: str, packages: list[tuple]) -> Path:
     repo = tmp_path / name
     repo.mkdir()
@@ -93,6 +106,10 @@ def deb_repo(tmp_path: Path, name: str, packages: list[tuple]) -> Path:
 def rpm_repo(tmp_path: Path, name: str, packages: list[tuple]) -> Path:
     repo = tmp_path / name
     repo.mkdir()
+    # repo_publish indexes the source RPMs too: their BuildRequires are not the repository's to satisfy.
+    srpm(tmp_path / "work" / name, "python-keystone", "python3-devel, python3-sphinx >= 99").rename(
+        repo / "python-keystone-1.0-1.src.rpm"
+    )
     for args in packages:
         built = rpm(tmp_path / "work" / name, *args)
         built.rename(repo / built.name)

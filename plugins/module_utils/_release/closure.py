@@ -238,6 +238,8 @@ def _check_rpm(repo_dir: Path, provides: Sequence[str], scratch: Path, timeout: 
             "--nogpgcheck",
             # dnf-plugins-core's "local" plugin would add a repository of its own.
             "--disableplugin=local",
+            # Source RPMs (repo_publish indexes them) are not installed: their BuildRequires are not checked.
+            "--exclude=*.src",
             *repos,
             "repoclosure",
             "--check",
