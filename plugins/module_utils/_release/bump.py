@@ -18,8 +18,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Mapping
 
-from packaging.version import InvalidVersion, Version
-
 from .._common.errors import InputError
 from .._versions.vercmp import deb_vercmp, rpm_vercmp
 from . import pkgfiles
@@ -27,6 +25,7 @@ from . import reqcheck as rc
 from .gitwork import Distgit, Upstream
 from .pymod import PackageMap
 from .pymod import load as load_map
+from .reqcheck import InvalidVersion, Version, need_packaging
 
 DEFAULT_AUTHOR = "distroforge <builder@distroforge.invalid>"
 DEFAULT_BRANCH = "{release}-bump-{version}"
@@ -34,6 +33,7 @@ DEFAULT_BRANCH = "{release}-bump-{version}"
 
 def distro_version(tag: str, where: str) -> str:
     """The version a package gets from upstream tag ``tag``: pre-releases with ``~`` (``1.0.0~rc1``)."""
+    need_packaging()
     try:
         version = Version(tag)
     except InvalidVersion:
@@ -194,6 +194,7 @@ def new_version(
                 package, tag=tag, author=author, distribution=distribution, branch_template=branch_template,
                 prerelease=prerelease, commit=commit, scratch=Path(tmp),
             )  # fmt: skip
+    need_packaging()
     name = _check_entry(package)
     identity = _author(author)
     upstream = Upstream(str(package["upstream"]), scratch)

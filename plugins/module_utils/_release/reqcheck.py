@@ -26,11 +26,33 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
-from packaging.markers import default_environment
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.version import InvalidVersion, Version
 
 from .._common.errors import InputError
+
+try:
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+except ImportError:  # ansible-test imports modules without it; need_packaging() says so when it is used
+    HAS_PACKAGING = False
+
+    class InvalidRequirement(ValueError):  # type: ignore[no-redef]
+        """Stands in for packaging's (never raised)."""
+
+    class InvalidVersion(ValueError):  # type: ignore[no-redef]
+        """Stands in for packaging's (never raised)."""
+
+    Requirement = Version = default_environment = None  # type: ignore[assignment,misc]
+else:
+    HAS_PACKAGING = True
+
+
+def need_packaging() -> None:
+    """Fail in one line when the ``packaging`` library is missing on this host."""
+    if not HAS_PACKAGING:
+        raise InputError("the Python library 'packaging' is not installed on this host; pip install packaging")
+
+
 from .._versions.vercmp import rpm_vercmp
 from .pkgfiles import Dependencies, Dependency
 from .pymod import FORMATS, PackageMap, canonical, parse_mapping
@@ -123,6 +145,7 @@ def marker_environment(python_version: str) -> dict[str, str]:
 
 def parse_requirements(text: str, where: str, python_version: str) -> list[UpstreamRequirement]:
     """The requirement lines of ``text`` whose markers hold for ``python_version``; a broken line is one error."""
+    need_packaging()
     env = marker_environment(python_version)
     out = []
     for lineno, raw in enumerate(text.splitlines(), 1):
