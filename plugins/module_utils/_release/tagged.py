@@ -143,8 +143,11 @@ def plan(pkgdb: str, release: str, mirror_dir: str, names: list[str] | None = No
 
 def newer_tags(repo: str, current: str) -> list[str]:
     """Version tags of the git repository ``repo`` that pbr orders after ``current``, oldest first."""
+    try:
+        base = pbr.SemVer.parse(current).sort_key()
+    except ValueError:
+        raise InputError(f"{repo}: the pin {current!r} is not a version tag; pin a tag to look for newer") from None
     out = run(["git", "-C", repo, "tag", "--list"], what="git tag").stdout.split()
-    base = pbr.SemVer.parse(current).sort_key()
     found = []
     for name in out:
         try:
