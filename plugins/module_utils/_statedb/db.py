@@ -1147,28 +1147,33 @@ class StateDB:
         "Before" is the package's previous SUCCESS or FAILED build in the
         release in commit order, as :meth:`failures` orders; a first build
         that FAILED is a change too (``previous`` None).  Oldest build first.
+        Only the packages with a build finished since ``since`` are walked,
+        on their ids and order columns; whole rows are read for the changes.
         """
         finished = "status IN (?, ?)"
-        args: List[Any] = [SUCCESS, FAILED]
+        scope: List[Any] = [SUCCESS, FAILED]
         if release is not None:
             finished += " AND release = ?"
-            args.append(release)
-        order = "PARTITION BY release, project ORDER BY dt_commit, COALESCE(dt_distgit, 0), id"
+            scope.append(release)
         sql = (
-            f"SELECT * FROM (SELECT *, LAG(id) OVER ({order}) AS previous_id, LAG(status) OVER ({order})"
-            f" AS previous_status FROM commits WHERE {finished})"
+            "SELECT id, previous_id FROM (SELECT id, status, dt_build, LAG(id) OVER w AS previous_id,"
+            f" LAG(status) OVER w AS previous_status FROM commits WHERE {finished} AND (release, project) IN"
+            f" (SELECT release, project FROM commits WHERE {finished} AND dt_build >= ?)"
+            " WINDOW w AS (PARTITION BY release, project ORDER BY dt_commit, COALESCE(dt_distgit, 0), id))"
             " WHERE dt_build >= ? AND ((previous_status IS NULL AND status = ?) OR previous_status != status)"
             " ORDER BY dt_build, id"
         )
         with self.reader() as conn:
-            rows = conn.execute(sql, [*args, int(since), FAILED]).fetchall()
-            return [
-                BuildChange(
-                    _record(CommitRecord, row),
-                    self._get(conn, row["previous_id"]) if row["previous_id"] is not None else None,
-                )
-                for row in rows
-            ]
+            pairs = conn.execute(sql, [*scope, *scope, int(since), int(since), FAILED]).fetchall()
+            wanted = sorted({int(row[column]) for row in pairs for column in (0, 1) if row[column] is not None})
+            records: Dict[int, CommitRecord] = {}
+            for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                for row in conn.execute(f"SELECT * FROM commits WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+                    records[int(row["id"])] = _record(CommitRecord, row)
+        return [
+            BuildChange(records[int(row[0])], records[int(row[1])] if row[1] is not None else None) for row in pairs
+        ]
 
     def notifications(self, event_ids: Sequence[str]) -> List[NotificationRecord]:
         """Return what is recorded of these events' notifications (any channel, any state)."""
