@@ -8,10 +8,8 @@ import os
 import sqlite3
 
 import pytest
-import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.distroforge.openstack.plugins.doc_fragments.state_db import ModuleDocFragment
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import (
     STATE_DB_OPTIONS,
@@ -125,16 +123,6 @@ def test_run_lets_a_bug_keep_its_traceback(capsys):
 
 
 # -- the state DB options -----------------------------------------------------------------------
-
-
-def test_the_doc_fragment_documents_the_shared_options():
-    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    assert set(documented) == set(STATE_DB_OPTIONS)
-    for name, option in STATE_DB_OPTIONS.items():
-        doc = documented[name]
-        assert doc["type"] == option["type"], name
-        assert doc.get("default") == option.get("default"), name
-        assert bool(doc.get("required")) == bool(option.get("required")), name
 
 
 def test_a_module_says_only_what_differs(capsys):

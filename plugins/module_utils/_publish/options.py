@@ -1,7 +1,7 @@
 """The options every module of a published repository shares (repo_publish, repo_purge, repo_promote).
 
 Documented once by the ``distroforge.openstack.repos`` doc fragment
-(plugins/doc_fragments/repos.py); ``tests/unit/test_repo_options.py`` keeps
+(plugins/doc_fragments/repos.py); ``tests/unit/test_doc_fragments.py`` keeps
 the two equal.
 """
 

@@ -1,4 +1,8 @@
-"""The options of a published repository are documented once (doc fragment ``repos``) and specified once."""
+"""Shared options are documented once, by a doc fragment, and specified once, by a spec dict the modules take.
+
+- ``state_db`` and ``_common.module.STATE_DB_OPTIONS`` (every module that uses the state DB);
+- ``repos`` and ``_publish.options.REPO_OPTIONS`` (repo_publish, repo_purge, repo_promote).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import ast
 import pytest
 import yaml
 
-from ansible_collections.distroforge.openstack.plugins.doc_fragments.repos import ModuleDocFragment
+from ansible_collections.distroforge.openstack.plugins.doc_fragments import repos, state_db
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import STATE_DB_OPTIONS
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish.options import REPO_OPTIONS, repo_layout
 
 from .ansible_run import TOP
@@ -15,13 +20,19 @@ from .ansible_run import TOP
 USERS = ("repo_publish", "repo_purge", "repo_promote")
 
 
-def test_the_fragment_documents_the_shared_spec():
-    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    assert set(documented) == set(REPO_OPTIONS)
-    for name, option in REPO_OPTIONS.items():
+@pytest.mark.parametrize(
+    ("fragment", "spec"),
+    [(state_db.ModuleDocFragment, STATE_DB_OPTIONS), (repos.ModuleDocFragment, REPO_OPTIONS)],
+    ids=["state_db", "repos"],
+)
+def test_the_fragment_documents_the_shared_spec(fragment, spec):
+    documented = yaml.safe_load(fragment.DOCUMENTATION)["options"]
+    assert set(documented) == set(spec)
+    for name, option in spec.items():
         doc = documented[name]
         assert doc["type"] == option["type"], name
         assert doc.get("default") == option.get("default"), name
+        assert bool(doc.get("required")) == bool(option.get("required")), name
 
 
 @pytest.mark.parametrize("module", USERS)
