@@ -81,7 +81,12 @@ release-day: bootstrap
 # that adds a system tool, and report its figures.
 #   fresh-root   bootstrap + the unit suite in a new minimal Debian 12 root
 #   closure-mirror  repo_closure against the real bookworm main Packages index (dose-debcheck over ~63,000 packages)
-slow: fresh-root closure-mirror
+#   node-cloud-fake  node_provision's openstack driver against a fake cloud on loopback (create, failure cleanup, absent)
+slow: fresh-root closure-mirror node-cloud-fake
+
+.PHONY: node-cloud-fake
+node-cloud-fake: bootstrap
+	pytest tests/slow/test_node_cloud_fake.py -q
 
 .PHONY: closure-mirror
 closure-mirror: bootstrap

@@ -15,7 +15,6 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.erro
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import cloud, static_check
 
 from .ansible_run import TOP
-from .fake_cloud import FakeCloud, FakeCloudServer
 
 DEFAULTS = {"image": "debian-12", "flavor": "m1.large", "network": "private", "floating_ip": False}
 NODES = [{"name": "controller", "groups": ["openstack"]}, {"name": "compute1", "groups": ["compute"]}]
@@ -217,8 +216,16 @@ def test_a_static_host_missing_python_and_sudo_gets_one_line_naming_both():
     ]
 
 
-def _provision(tmp_path: Path, extra: dict, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the role on localhost with ``extra`` vars and only ``env``'s OS_* variables."""
+USE_THE_NODES = {
+    "name": "Use the nodes",
+    "hosts": "test_nodes",
+    "gather_facts": False,
+    "tasks": [{"name": "Run Python as root", "ansible.builtin.command": "id -u", "changed_when": False}],
+}
+
+
+def _provision(tmp_path: Path, extra: dict, env: dict[str, str], *plays: dict) -> subprocess.CompletedProcess[str]:
+    """Run the role on localhost with ``extra`` vars and only ``env``'s OS_* variables, then ``plays``."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         yaml.safe_dump(
@@ -233,7 +240,8 @@ def _provision(tmp_path: Path, extra: dict, env: dict[str, str]) -> subprocess.C
                             "ansible.builtin.include_role": {"name": "distroforge.openstack.node_provision"},
                         }
                     ],
-                }
+                },
+                *plays,
             ]
         )
     )
@@ -304,83 +312,3 @@ def test_missing_server_options_name_the_node_before_the_cloud_is_called(tmp_pat
     assert proc.returncode != 0
     assert "node_provision_nodes[0].openstack.flavor: node 'n1' has no flavor" in proc.stdout
     assert "List the cloud's images" not in proc.stdout
-
-
-IMAGES = [{"id": "img-1", "name": "debian-12", "status": "active"}]
-FLAVORS = [{"id": "1", "name": "m1.small", "ram": 2048, "vcpus": 1, "disk": 10}]
-NETWORKS = [{"id": "net-1", "name": "private", "status": "ACTIVE"}]
-ON_THE_FAKE = {
-    "node_provision_driver": "openstack",
-    "node_provision_openstack_prefix": "df-",
-    "node_provision_openstack_image": "debian-12",
-    "node_provision_openstack_flavor": "m1.small",
-    "node_provision_openstack_network": "private",
-}
-
-
-def _on_fake(tmp_path, fake: FakeCloud, extra: dict) -> subprocess.CompletedProcess[str]:
-    with FakeCloudServer(fake) as server:
-        config = tmp_path / "clouds.yaml"
-        config.write_text(yaml.safe_dump(server.clouds_yaml("fake")))
-        extra = {**ON_THE_FAKE, "node_provision_openstack_ssh_key": str(tmp_path / "key"), **extra}
-        return _provision(tmp_path, extra, {"OS_CLOUD": "fake", "OS_CLIENT_CONFIG_FILE": str(config)})
-
-
-def _server(name, owner="df-"):
-    meta = {cloud.OWNER_KEY: owner} if owner else {}
-    return {"id": f"id-{name}", "name": name, "metadata": meta, "status": "ACTIVE", "addresses": {}}
-
-
-def test_on_a_fake_cloud_unknown_names_and_servers_in_the_way_are_one_line_each_and_nothing_is_made(tmp_path):
-    fake = FakeCloud(images=IMAGES, flavors=FLAVORS, networks=NETWORKS, servers=[_server("df-n2", owner=None)])
-    nodes = [{"name": "n1", "openstack": {"image": "debian-13"}}, {"name": "n2"}]
-    proc = _on_fake(tmp_path, fake, {"node_provision_nodes": nodes, "node_provision_openstack_flavor": "m1.large"})
-    assert proc.returncode != 0
-    report = proc.stdout.split("fatal: [localhost]: FAILED! =>", 1)[-1]
-    lines = [line.strip() for line in report.splitlines() if line.strip().startswith("node_provision_nodes[")]
-    assert [line.split(":")[0] for line in lines] == [
-        "node_provision_nodes[0].openstack.image",
-        "node_provision_nodes[0].openstack.flavor",
-        "node_provision_nodes[1].openstack.flavor",
-        "node_provision_nodes[1].name",
-    ], proc.stdout[-3000:]
-    assert "server 'df-n2' (id-df-n2) already exists in cloud 'fake' but node_provision did not make it" in lines[3]
-    assert {r for r in fake.requests if not r.startswith("GET")} == {"POST /identity/v3/auth/tokens"}
-
-
-def test_on_a_fake_cloud_a_failed_step_removes_only_what_the_run_created(tmp_path):
-    theirs = {"name": "someone-elses", "public_key": "ssh-ed25519 AAAA", "fingerprint": "x", "type": "ssh"}
-    fake = FakeCloud(
-        images=IMAGES,
-        flavors=FLAVORS,
-        networks=NETWORKS,
-        keypairs=[theirs],
-        servers=[_server("other-n1", owner="other-")],
-        fail=["POST /network/v2.0/security-groups"],
-    )
-    proc = _on_fake(tmp_path, fake, {"node_provision_nodes": [{"name": "n1"}]})
-    assert proc.returncode != 0
-    assert "POST /compute/v2.1/os-keypairs" in fake.requests, proc.stdout[-3000:]
-    assert "node_provision: creating the openstack nodes failed at 'Create the node set's security group" in proc.stdout
-    assert "- removed what this run created (df-key)." in proc.stdout
-    assert fake.keypairs == [theirs] and [s["name"] for s in fake.servers] == ["other-n1"]
-    assert [r for r in fake.requests if r.startswith("DELETE")] == ["DELETE /compute/v2.1/os-keypairs/df-key"]
-
-
-def test_on_a_fake_cloud_absent_deletes_the_nodes_servers_keypair_and_group_and_nothing_else(tmp_path):
-    group = {
-        "id": "sg-1",
-        "name": "df-nodes",
-        "description": "distroforge node_provision: df-",
-        "security_group_rules": [],
-    }
-    fake = FakeCloud(
-        servers=[_server("df-n1"), _server("df-n2", owner=None), _server("other-n1", owner="other-")],
-        keypairs=[{"name": "df-key", "public_key": "ssh-ed25519 AAAA", "fingerprint": "x", "type": "ssh"}],
-        security_groups=[group],
-    )
-    nodes = [{"name": "n1"}, {"name": "n2"}]
-    proc = _on_fake(tmp_path, fake, {"node_provision_nodes": nodes, "node_provision_state": "absent"})
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert [s["name"] for s in fake.servers] == ["df-n2", "other-n1"]
-    assert fake.keypairs == [] and fake.security_groups == []

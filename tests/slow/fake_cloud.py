@@ -30,6 +30,8 @@ class FakeCloud:
     security_groups: list[dict[str, Any]] = field(default_factory=list)
     fail: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    # where new servers are reachable: loopback, where a test's sshd plays the server
+    server_address: str = "127.0.0.1"
     url: str = ""
 
     def catalog(self) -> list[dict[str, Any]]:
@@ -143,6 +145,13 @@ def _token(h, cloud, query, body):
     h._send(201, {"token": token}, {"X-Subject-Token": "fake-token"})
 
 
+def _get_one(h, items, key, kind):
+    for item in items:
+        if key in (item.get("id"), item.get("name")):
+            return h._send(200, item if kind == "image" else {kind: item})
+    return h._send(404, {"itemNotFound": {"message": f"{kind} {key} not found", "code": 404}})
+
+
 def _list(key: str, attr: str):
     def handler(h, cloud, query, body):
         h._send(200, {key: _named(getattr(cloud, attr), query)})
@@ -175,6 +184,26 @@ def _server_get(h, cloud, query, body, sid):
     return h._send(404, {"itemNotFound": {"message": f"Instance {sid} could not be found.", "code": 404}})
 
 
+def _server_create(h, cloud, query, body):
+    asked = body["server"]
+    network = (cloud.networks or [{"name": "private"}])[0]["name"]
+    server = {
+        "id": str(uuid.uuid4()),
+        "name": asked["name"],
+        "status": "ACTIVE",
+        "metadata": asked.get("metadata", {}),
+        "key_name": asked.get("key_name"),
+        "image": {"id": asked.get("imageRef")},
+        "flavor": {"id": asked.get("flavorRef")},
+        "security_groups": asked.get("security_groups", []),
+        "addresses": {network: [{"addr": cloud.server_address, "version": 4, "OS-EXT-IPS:type": "fixed"}]},
+        "accessIPv4": "",
+        "tenant_id": "p1",
+    }
+    cloud.servers.append(server)
+    h._send(202, {"server": {"id": server["id"], "links": []}})
+
+
 def _server_delete(h, cloud, query, body, sid):
     cloud.servers[:] = [s for s in cloud.servers if s["id"] != sid]
     h._send(204)
@@ -193,6 +222,18 @@ def _group_get(h, cloud, query, body, gid):
     return h._send(404, {"NeutronError": {"message": f"Security group {gid} not found"}})
 
 
+def _rule_create(h, cloud, query, body):
+    asked = body.get("security_group_rules") or [body["security_group_rule"]]  # bulk or one
+    rules = [{**rule, "id": str(uuid.uuid4())} for rule in asked]
+    for rule in rules:
+        for group in cloud.security_groups:
+            if group["id"] == rule["security_group_id"]:
+                group["security_group_rules"].append(rule)
+    if "security_group_rules" in body:
+        return h._send(201, {"security_group_rules": rules})
+    return h._send(201, {"security_group_rule": rules[0]})
+
+
 def _group_delete(h, cloud, query, body, gid):
     cloud.security_groups[:] = [g for g in cloud.security_groups if g["id"] != gid]
     h._send(204)
@@ -207,6 +248,7 @@ ROUTES: dict[str, list[tuple[str, Any]]] = {
         (r"/compute/v2.1", lambda h, c, q, b: _version(h, c, q, b, "compute")),
         (r"/network", lambda h, c, q, b: _version(h, c, q, b, "network")),
         (r"/image/v2/images", _list("images", "images")),
+        (r"/image/v2/images/([^/]+)", lambda h, c, q, b, i: _get_one(h, c.images, i, "image")),
         (r"/compute/v2.1/flavors/detail", _list("flavors", "flavors")),
         (r"/compute/v2.1/servers/detail", _list("servers", "servers")),
         (
@@ -224,7 +266,9 @@ ROUTES: dict[str, list[tuple[str, Any]]] = {
     "POST": [
         (r"/identity/v3/auth/tokens", _token),
         (r"/compute/v2.1/os-keypairs", _keypair_create),
+        (r"/compute/v2.1/servers", _server_create),
         (r"/network/v2.0/security-groups", _group_create),
+        (r"/network/v2.0/security-group-rules", _rule_create),
     ],
     "DELETE": [
         (r"/compute/v2.1/os-keypairs/([^/]+)", _keypair_delete),
