@@ -138,7 +138,9 @@ private_key:
   returned: state=present, not in check mode
   type: str
 nodes:
-  description: Per node name, C(ip), whether it was C(created), C(boot_seconds) to SSH and its C(known_hosts) file.
+  description:
+    - Per node name, C(ip), whether it was C(created), C(boot_seconds) to SSH, C(boot_cpu_seconds) its qemu used by
+      then (on a shared host, the boot's cost apart from the wait for a core) and its C(known_hosts) file.
   returned: state=present
   type: dict
 removed:

@@ -190,3 +190,16 @@ def test_a_running_node_with_other_settings_is_refused_and_an_unchanged_one_left
         "node_provision_nodes[0]: node 'n1' runs with other cpus, memory than asked; "
         "remove it first (node_provision_state=absent)"
     )
+
+
+def test_an_ssh_login_slower_than_its_timeout_is_not_ready_yet_not_a_failure(monkeypatch, tmp_path):
+    def slow(argv, **kw):
+        raise CommandError(f"{argv[0]}: timed out after {kw['timeout']:.0f} s")
+
+    monkeypatch.setattr(qemu, "run", slow)
+    assert qemu.ssh_ready(tmp_path, node()) is False
+
+
+def test_cpu_seconds_of_a_process():
+    assert qemu.cpu_seconds(os.getpid()) >= 0
+    assert qemu.cpu_seconds(None) is None
