@@ -1,8 +1,8 @@
 """The REST API on a state DB of 100,000 commits and 1,000,000 votes, against the real DLRN 0.26.1 API on the same data.
 
 Ours: gunicorn (sync workers) over the state DB.  Peer: DLRN's own
-``dlrn.api:app`` under gunicorn from its venv (build/dlrn-api, made on first
-use), over a DLRN DB loaded from ours by dlrn_api_peer.py; the same number
+``dlrn.api:app`` under gunicorn from its venv (build/bench-peers/dlrn, made
+by bench/peers.py on first use), over a DLRN DB loaded from ours by dlrn_api_peer.py; the same number
 of workers, the same client, one after the other on loopback.  Measured:
 throughput and p99 latency of ``GET /api/repo_status``, ``GET
 /api/last_tested_repo`` and ``POST /api/report_result`` with concurrent

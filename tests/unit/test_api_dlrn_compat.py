@@ -1,7 +1,7 @@
 """Side by side with the real DLRN 0.26.1 API: the same requests over the same data, the same answers.
 
 Both servers run under gunicorn on loopback: ours from the working tree,
-DLRN's ``dlrn.api:app`` from its own venv (build/dlrn-api), over a DB loaded
+DLRN's ``dlrn.api:app`` from its own venv (bench/peers.py), over a DB loaded
 from our state DB.  Status codes must be equal; successful answers must be
 the same JSON, timestamps aside; errors must be JSON ``{"message": ...}``
 on our side.  Where DLRN answers a 500 or an HTML page, the deliberate
