@@ -196,13 +196,13 @@ def test_an_unreachable_smtp_server_is_a_warning_and_the_mail_goes_out_next_run(
 def test_a_webhook_that_fails_or_times_out_is_a_warning_and_is_posted_next_run(db):
     build(db, "nova", 1, "FAILED", notes=LOG_LINE)
     with webhook_server() as hook:
-        settings = WebhookSettings(url=hook.url, timeout=0.5, token=WEBHOOK_TOKEN)
+        settings = WebhookSettings(url=hook.url, timeout=10, token=WEBHOOK_TOKEN)
         hook.status = 500
         failing = run_once(db, webhook=settings)
         assert [m["outcome"] for m in failing.messages] == ["failed"]
         assert failing.warnings[0].startswith(f"webhook {hook.url}: answered 500")
-        hook.status, hook.delay = 200, 2.0
-        slow = run_once(db, webhook=settings)
+        hook.status, hook.delay = 200, 1.5
+        slow = run_once(db, webhook=dataclasses.replace(settings, timeout=0.5))
         assert [m["outcome"] for m in slow.messages] == ["failed"]
         assert "no answer within 0.5 s (webhook.timeout)" in slow.warnings[0]
         hook.delay = 0
