@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +65,8 @@ def test_bisect_names_the_commit_that_broke_the_build_in_log2_builds(tmp_path):
     culprit = landed[PLANTED]
     assert culprit in proc.stdout and "Change number 10" in proc.stdout and "Test Bot <bot@example.org>" in proc.stdout
     bad = next(step for step in saved["steps"] if step["index"] == PLANTED)
-    assert bad["outcome"] == "bad" and "planted" in (bad["evidence"]["error"] or "")
+    assert bad["outcome"] == "bad" and "failed" in bad["evidence"]["error"]
+    assert "planted: this setup.py refuses to build" in Path(bad["evidence"]["log"]).read_text()
 
     # run again: the plan is complete, nothing is built, nothing changes
     again = run_playbook(TOP / "playbooks" / "bisect.yml", bisect, timeout=600)
