@@ -305,7 +305,9 @@ def test_a_cloud_missing_from_clouds_yaml_is_one_line_naming_the_file(tmp_path):
 def test_missing_server_options_name_the_node_before_the_cloud_is_called(tmp_path):
     config = tmp_path / "clouds.yaml"
     config.write_text(yaml.safe_dump({"clouds": {"lab": {"auth": {"auth_url": "http://127.0.0.1:9/v3"}}}}))
-    extra = {**OPENSTACK, "node_provision_openstack_image": "debian-12", "node_provision_openstack_network": "net"}
+    # the node's own openstack options pass through the node plan (a lazy mapping in a play)
+    nodes = [{"name": "n1", "openstack": {"image": "debian-12"}}]
+    extra = {**OPENSTACK, "node_provision_nodes": nodes, "node_provision_openstack_network": "net"}
     proc = _provision(tmp_path, extra, {"OS_CLOUD": "lab", "OS_CLIENT_CONFIG_FILE": str(config)})
     assert proc.returncode != 0
     assert "node_provision_nodes[0].openstack.flavor: node 'n1' has no flavor" in proc.stdout
