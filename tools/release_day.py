@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
         if not _module_exists("release_package"):
             return "NOT BUILT YET (release_package missing)"
         key = workdir / "repos" / "RPM-GPG-KEY-distroforge"
+        (target / "release-package").mkdir(exist_ok=True)
         stage_url = f"file://{workdir}/repos/stages/{RELEASE}/{REPO}/release"
         result = module(
             "release_package",
