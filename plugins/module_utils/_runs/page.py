@@ -168,9 +168,13 @@ def packages(lines: Sequence[str]) -> List[Dict[str, str]]:
         return []
     header = rows[0]
     found = []
-    for row in rows[1:]:
-        record = dict(zip(header, row, strict=False))
-        found.append({column: record.get(column, "") for column in PACKAGE_COLUMNS})
+    for line in rows[1:]:
+        # zip's strict= needs Python 3.10; modules run on older ones. A short row leaves columns empty.
+        record = dict(zip(header, line))  # noqa: B905
+        shown = {column: record.get(column, "") for column in PACKAGE_COLUMNS}
+        for column in ("Source Sha", "Dist Sha"):  # short, as git shows them; the manifest keeps them whole
+            shown[column] = shown[column][:12]
+        found.append(shown)
     return found
 
 
@@ -349,8 +353,8 @@ code { word-break: break-all; }
 <a href="{{ link.href }}">{{ link.href }}</a>{% else %}not under this run{% endif %}</li>
 {% endfor %}
 <li>
-<a href="manifest.json">manifest.json</a> (the run's record; reproduce it with
-<code>{{ m.reproduce.get("rebuild", "") }}</code>)</li>
+<a href="manifest.json">manifest.json</a> (the run's record{% if m.reproduce.get("rebuild") %}; reproduce it with
+<code>{{ m.reproduce["rebuild"] }}</code>{% endif %})</li>
 </ul>
 
 {% if votes %}<h2>Votes on the tested hash</h2>
