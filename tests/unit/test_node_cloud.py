@@ -224,8 +224,13 @@ USE_THE_NODES = {
 }
 
 
-def _provision(tmp_path: Path, extra: dict, env: dict[str, str], *plays: dict) -> subprocess.CompletedProcess[str]:
-    """Run the role on localhost with ``extra`` vars and only ``env``'s OS_* variables, then ``plays``."""
+def _provision(
+    tmp_path: Path, extra: dict, env: dict[str, str], *plays: dict, hosts: dict | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the role on localhost with ``extra`` vars and only ``env``'s OS_* variables, then ``plays``.
+
+    ``hosts``: more hosts of the inventory, with their variables.
+    """
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         yaml.safe_dump(
@@ -251,7 +256,8 @@ def _provision(tmp_path: Path, extra: dict, env: dict[str, str], *plays: dict) -
             {
                 "all": {
                     "hosts": {
-                        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+                        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                        **(hosts or {}),
                     }
                 }
             }
@@ -312,3 +318,11 @@ def test_missing_server_options_name_the_node_before_the_cloud_is_called(tmp_pat
     assert proc.returncode != 0
     assert "node_provision_nodes[0].openstack.flavor: node 'n1' has no flavor" in proc.stdout
     assert "List the cloud's images" not in proc.stdout
+
+
+def test_a_name_another_drivers_node_has_is_refused_before_the_cloud_is_called(tmp_path):
+    hosts = {"n1": {"node_provision_node_driver": "podman"}}
+    proc = _provision(tmp_path, OPENSTACK, {"OS_CLOUD": "lab"}, hosts=hosts)
+    assert proc.returncode != 0
+    assert "node_provision_nodes[0].name: 'n1' is already a node of the podman driver; pick another name" in proc.stdout
+    assert "Check the cloud's name" not in proc.stdout
