@@ -420,7 +420,8 @@ def ssh_argv(vm_dir: Path, name: str, ip: str, command: Sequence[str]) -> list[s
         "-o",
         "BatchMode=yes",
         "-o",
-        "ConnectTimeout=5",
+        # sshd on a TCG node of a busy host can take many seconds to send its banner
+        "ConnectTimeout=30",
         "-o",
         "StrictHostKeyChecking=accept-new",
         "-o",
