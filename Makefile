@@ -82,7 +82,12 @@ release-day: bootstrap
 #   fresh-root   bootstrap + the unit suite in a new minimal Debian 12 root
 #   closure-mirror  repo_closure against the real bookworm main Packages index (dose-debcheck over ~63,000 packages)
 #   node-cloud-fake  node_provision's openstack driver against a fake cloud on loopback (create, failure cleanup, absent)
-slow: fresh-root closure-mirror node-cloud-fake
+#   bisect-tempest  bisect_test.yml names a planted packaging commit that breaks a Tempest test (one podman node)
+slow: fresh-root closure-mirror node-cloud-fake bisect-tempest
+
+.PHONY: bisect-tempest
+bisect-tempest: bootstrap
+	pytest tests/slow/test_bisect_tempest.py -q
 
 .PHONY: node-cloud-fake
 node-cloud-fake: bootstrap
