@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write plugins/module_utils/_release/pymod_data.py from pymod2pkg.yml beside it.
 
 Ansible ships a module's module_utils as Python files only, so the map a

@@ -167,7 +167,7 @@ def _known_tag(tags: Mapping[str, str], tag: str, name: str, url: object) -> Non
 
 
 def _branch_name(package: Mapping[str, Any], template: str, version: str, tag: str, name: str) -> str:
-    release = str(package.get("release") or package["distgit_branch"]).split("-")[0]
+    release = str(package.get("release") or package["distgit_branch"]).split("-", maxsplit=1)[0]
     return template.format(release=release, version=version, tag=tag, name=name)
 
 

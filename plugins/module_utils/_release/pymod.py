@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from .._common.errors import InputError
+
+try:
+    import yaml
+except ImportError:  # ansible-test imports modules without it; need_yaml() says so when it is used
+    yaml = None  # type: ignore[assignment]
 from . import pymod_data
 
 # The map's source; modules read the copy embedded in pymod_data.py (tools/embed_pymod_map.py).
@@ -93,6 +96,12 @@ def _strings(value: Any, path: Path, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def need_yaml() -> None:
+    """Fail in one line when PyYAML is missing on this host."""
+    if yaml is None:
+        raise InputError("the Python library PyYAML is not installed on this host; pip install PyYAML")
+
+
 def load(path: Path | None = None) -> PackageMap:
     """Read the map from ``path``, or the collection's own (``pymod2pkg.yml``, embedded in :mod:`.pymod_data`)."""
     if path is None:
@@ -106,6 +115,7 @@ def load(path: Path | None = None) -> PackageMap:
 
 def parse(text: str, path: Path) -> PackageMap:
     """The map in YAML ``text`` (read from ``path``), its shape checked."""
+    need_yaml()
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from .._common.errors import InputError
 
 try:
@@ -55,7 +53,7 @@ def need_packaging() -> None:
 
 from .._versions.vercmp import rpm_vercmp
 from .pkgfiles import Dependencies, Dependency
-from .pymod import FORMATS, PackageMap, canonical, parse_mapping
+from .pymod import FORMATS, PackageMap, canonical, need_yaml, parse_mapping, yaml
 
 STATUSES = ("met", "any_version", "mismatch", "missing", "excess", "removed")
 KINDS = {"runtime": "requirements.txt", "build": "test-requirements.txt"}
@@ -97,6 +95,7 @@ def load_overrides(path: Path | str | None, package: str = "") -> Overrides:
     """
     if path is None:
         return Overrides()
+    need_yaml()
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
