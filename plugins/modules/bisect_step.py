@@ -62,9 +62,9 @@ options:
     required: true
   packages:
     description:
-      - Packages from M(distroforge.openstack.pkgdb_info): where each package's upstream and distgit
-        history is read, and the package names and URLs of the build jobs in RV(next.jobs). Without them the
-        URLs the state DB recorded are used and the name is the project.
+      - Packages from M(distroforge.openstack.pkgdb_info), which say where each package's upstream and
+        distgit history is read, and give the package names and URLs of the build jobs in RV(next.jobs).
+        Without them the URLs the state DB recorded are used and the name is the project.
     type: list
     elements: dict
     default: []
