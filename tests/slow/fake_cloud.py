@@ -204,6 +204,11 @@ def _server_create(h, cloud, query, body):
     h._send(202, {"server": {"id": server["id"], "links": []}})
 
 
+def _server_groups(h, cloud, query, body, sid):
+    names = {g.get("name") for s in cloud.servers if s["id"] == sid for g in s.get("security_groups", [])}
+    h._send(200, {"security_groups": [g for g in cloud.security_groups if g["name"] in names]})
+
+
 def _server_delete(h, cloud, query, body, sid):
     cloud.servers[:] = [s for s in cloud.servers if s["id"] != sid]
     h._send(204)
@@ -224,7 +229,10 @@ def _group_get(h, cloud, query, body, gid):
 
 def _rule_create(h, cloud, query, body):
     asked = body.get("security_group_rules") or [body["security_group_rule"]]  # bulk or one
-    rules = [{**rule, "id": str(uuid.uuid4())} for rule in asked]
+    # Neutron answers with every field, null when unset; openstack.cloud compares them all
+    fields = ("description", "direction", "ethertype", "port_range_max", "port_range_min", "protocol")
+    fields += ("remote_group_id", "remote_ip_prefix", "remote_address_group_id", "security_group_id")
+    rules = [{**dict.fromkeys(fields), **rule, "id": str(uuid.uuid4()), "project_id": "p1"} for rule in asked]
     for rule in rules:
         for group in cloud.security_groups:
             if group["id"] == rule["security_group_id"]:
@@ -257,6 +265,7 @@ ROUTES: dict[str, list[tuple[str, Any]]] = {
         ),
         (r"/compute/v2.1/os-keypairs/([^/]+)", _keypair_get),
         (r"/compute/v2.1/servers/([^/]+)", _server_get),
+        (r"/compute/v2.1/servers/([^/]+)/os-security-groups", _server_groups),
         (r"/network/v2.0/networks", _list("networks", "networks")),
         (r"/network/v2.0/floatingips", lambda h, c, q, b: h._send(200, {"floatingips": []})),
         (r"/network/v2.0/ports", lambda h, c, q, b: h._send(200, {"ports": []})),

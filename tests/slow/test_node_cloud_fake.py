@@ -41,7 +41,7 @@ def _on_fake(tmp_path, fake: FakeCloud, extra: dict, *plays: dict) -> subprocess
 
 @pytest.mark.slow
 @pytest.mark.skipif(bool(usable()), reason=usable() or "usable")
-def test_on_a_fake_cloud_present_makes_the_servers_waits_for_ssh_and_the_nodes_work(tmp_path):
+def test_on_a_fake_cloud_present_makes_the_servers_waits_for_ssh_and_the_nodes_work_and_again_changes_nothing(tmp_path):
     """The fake's servers answer at 127.0.0.1, where an sshd plays them (as root: it is loopback)."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "key")], check=True)
     sshd = LoopbackSshd(tmp_path / "sshd", free_port())
@@ -56,9 +56,15 @@ def test_on_a_fake_cloud_present_makes_the_servers_waits_for_ssh_and_the_nodes_w
     }
     try:
         proc = _on_fake(tmp_path, fake, extra, USE_THE_NODES)
+        first = len(fake.requests)
+        again = _on_fake(tmp_path, fake, extra, USE_THE_NODES)
     finally:
         sshd.stop()
     assert proc.returncode == 0, proc.stdout[-3000:]
+    # a second present changes nothing and creates nothing
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert [r for r in fake.requests[first:] if r.startswith(("POST /compute", "POST /network", "PUT", "DELETE"))] == []
+    assert "localhost                  : ok=" in again.stdout and " changed=0 " in again.stdout.split("PLAY RECAP")[1]
     assert "ok: [n1]" in proc.stdout
     (server,) = fake.servers
     assert (server["name"], server["metadata"], server["key_name"]) == (
