@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .ansible_run import changed_tasks, run_roles_json
 from .ara_records import ara_env
 from .browser import CHROMIUM, SKIP_REASON, dump_dom
 from .test_repo_serve import FORBIDDEN, SECRET, free_port, get, workdir_with_secrets
@@ -110,15 +111,6 @@ def play(playbook: Path, role_vars: dict, ara_db: Path | None) -> dict:
     return json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
 
 
-def changed_tasks(result: dict) -> list[str]:
-    return [
-        task["task"]["name"]
-        for one in result["plays"]
-        for task in one["tasks"]
-        if task["hosts"].get("localhost", {}).get("changed")
-    ]
-
-
 @pytest.fixture
 def served_dir():
     """World-readable, outside pytest's private temp tree: nginx's workers run unprivileged."""
@@ -157,11 +149,7 @@ def test_run_page_behind_nginx_links_to_the_playbook_recorded_in_ara(tmp_path, s
         "distroforge_ara_url": "/ara/",
         "distroforge_ara_api": f"{base}/ara/api/v1",
     }
-    services = tmp_path / "services.yml"
-    services.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  roles:\n"
-        "    - distroforge.openstack.ara_serve\n    - distroforge.openstack.repo_serve\n"
-    )
+    services = ["ara_serve", "repo_serve"]
     # A small playbook run, recorded by ARA, that writes the run page as pipeline.yml's last play does.
     playbook = tmp_path / "records.yml"
     playbook.write_text(
@@ -188,7 +176,7 @@ def test_run_page_behind_nginx_links_to_the_playbook_recorded_in_ara(tmp_path, s
         )
     )
     try:
-        play(services, role_vars, None)
+        run_roles_json(tmp_path, services, role_vars)
         play(playbook, role_vars, ara_db)
         page_text = (run_dir / "index.html").read_text()
 
@@ -233,7 +221,7 @@ def test_run_page_behind_nginx_links_to_the_playbook_recorded_in_ara(tmp_path, s
         assert get(port, "/")[1].count(b'href="/ara/"') == 1
 
         # Again: nothing of the services changes; the second run's record joins the same database.
-        assert changed_tasks(play(services, role_vars, None)) == []
+        assert changed_tasks(run_roles_json(tmp_path, services, role_vars)[0]) == []
         assert changed_tasks(play(playbook, role_vars, ara_db)) == ["Write the run page"]
         assert (run_dir / "index.html").read_text() != page_text
         with sqlite3.connect(f"file:{ara_db}?mode=ro", uri=True) as conn:
@@ -244,12 +232,8 @@ def test_run_page_behind_nginx_links_to_the_playbook_recorded_in_ara(tmp_path, s
                 print(f"== {log}\n{log.read_text()[-3000:]}")
         raise
     finally:
-        stop = tmp_path / "stop.yml"
-        stop.write_text(
-            "- hosts: localhost\n  gather_facts: false\n  roles:\n"
-            "    - distroforge.openstack.repo_serve\n    - distroforge.openstack.ara_serve\n"
-        )
-        play(stop, {**role_vars, "ara_serve_state": "stopped", "repo_serve_state": "stopped"}, None)
+        stopped = {**role_vars, "ara_serve_state": "stopped", "repo_serve_state": "stopped"}
+        run_roles_json(tmp_path, ["repo_serve", "ara_serve"], stopped)
     assert not (work / "ara_serve" / "gunicorn.pid").exists()
 
 
