@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,11 @@ def test_an_ssh_login_slower_than_its_timeout_is_not_ready_yet_not_a_failure(mon
 def test_cpu_seconds_of_a_process():
     assert qemu.cpu_seconds(os.getpid()) >= 0
     assert qemu.cpu_seconds(None) is None
+
+
+def test_the_ssh_command_reaches_the_remote_shell_as_given(tmp_path):
+    # ssh hands the node's shell one line; what it runs must be the argv we meant.
+    argv = qemu.ssh_argv(tmp_path, "n1", "10.89.99.20", ["python3", "-c", "print('ok')"])
+    remote = argv[argv.index("root@10.89.99.20") + 1 :]
+    assert len(remote) == 1
+    assert subprocess.run(["sh", "-c", remote[0]], capture_output=True, text=True, check=False).stdout == "ok\n"

@@ -27,6 +27,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -429,7 +430,8 @@ def ssh_argv(vm_dir: Path, name: str, ip: str, command: Sequence[str]) -> list[s
         "-o",
         "LogLevel=ERROR",
         f"root@{ip}",
-        *command,
+        # ssh joins its arguments into one line for the remote shell: quote them as one.
+        shlex.join(command),
     ]
 
 
