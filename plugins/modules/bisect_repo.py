@@ -100,7 +100,7 @@ replaced:
   type: list
   elements: str
 key_fingerprint:
-  description: The fingerprint of the key the repository is signed with (for repo_configure).
+  description: The fingerprint of the key the repository is signed with (for repo_configure); empty in check mode.
   returned: always
   type: str
 """

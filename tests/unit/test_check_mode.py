@@ -363,6 +363,45 @@ def bisect_step_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
     return {**args, "record": {"index": 1, "outcome": "bad"}}
 
 
+def bisect_repo(folder: Path) -> dict[str, Any]:
+    return {
+        "db": str(folder / "state.db"),
+        "plan": str(folder / "bisect" / "bisect.json"),
+        "index": 0,
+        "repos_dir": str(folder / "repos"),
+        "name": "t",
+    }
+
+
+def bisect_repo_state(folder: Path) -> dict[str, Any]:
+    """alpha published (the good repository), a test bisect of two packaging commits, state 0 built."""
+    with StateDB(folder / "state.db") as db:
+        good = add_build(db, "alpha", 0)
+    scratch = folder.parent / f"{folder.name}-src"
+    (folder / "repos" / good.repo_path).mkdir(parents=True)
+    shutil.copy2(build_deb(scratch / "good", "python3-alpha", "1.0-1"), folder / "repos" / good.repo_path)
+    (folder / "bisect").mkdir()
+    candidates = [
+        {"project": "alpha", "side": "distgit", "commit_hash": hexhash("d", n), "time": T0 + n, "author": "Test Bot",
+         "subject": f"change {n}"}
+        for n in range(2)
+    ]  # fmt: skip
+    plan = {
+        "format": 1, "kind": "test", "release": "master", "good_repo_hash": good.repo_hash,
+        "bad_repo_hash": "f" * 40 + "_ffffffff",
+        "good": {"alpha": {"commit_hash": good.commit_hash, "distro_hash": good.distro_hash}},
+        "tests": ["tempest.api.identity.v3.test_x"], "candidates": candidates, "steps": [],
+    }  # fmt: skip
+    (folder / "bisect" / "bisect.json").write_text(json.dumps(plan))
+    built = build_deb(scratch / "state", "python3-alpha", "1.0-2")
+    return {**bisect_repo(folder), "artifacts": [str(built)]}
+
+
+def bisect_repo_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
+    built = build_deb(folder.parent / f"{folder.name}-src" / "state1", "python3-alpha", "1.0-3")
+    return {**args, "index": 1, "artifacts": [str(built)]}
+
+
 def package_recheck(folder: Path) -> dict[str, Any]:
     return {"db": str(folder / "state.db"), "project": "alpha"}
 
@@ -718,6 +757,8 @@ CASES = [
     Case("logs_sanitize-state", "logs_sanitize", logs_sanitize, seed_self("logs_sanitize"), logs_sanitize_then),
     Case("node_image-fresh", "node_image", node_image),
     Case("package_build-fresh", "package_build", package_build),
+    Case("bisect_repo-fresh", "bisect_repo", bisect_repo, fails=r"bisect.json does not exist; plan the bisect"),
+    Case("bisect_repo-state", "bisect_repo", bisect_repo_state, seed_self("bisect_repo"), bisect_repo_then),
     Case("bisect_step-fresh", "bisect_step", bisect_step, fails=r"state.db does not exist; a bisect reads"),
     Case("bisect_step-state", "bisect_step", bisect_step_state, seed_self("bisect_step"), bisect_step_then),
     Case("package_recheck-fresh", "package_recheck", package_recheck, fails=r"state DB has no build of alpha"),
