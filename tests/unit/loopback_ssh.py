@@ -101,9 +101,11 @@ class LoopbackSshd:
                 return
             except OSError:
                 time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"sshd did not listen on {self.port}: {(self.workdir / 'sshd.log').read_text()}")
 
     def stop(self) -> None:
-        if self.process is not None:
+        """End this sshd (its own process only); safe to call twice or before start."""
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)

@@ -32,13 +32,19 @@ def hosts(tmp_path_factory):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "key")], check=True)
     full = LoopbackSshd(sshd_dir / "full", free_port())
     bare = LoopbackSshd(sshd_dir / "bare", free_port(), hide_python=True)
-    for sshd in (full, bare):
-        sshd.start(tmp / "key.pub")
+    try:
+        for sshd in (full, bare):
+            sshd.start(tmp / "key.pub")
+    except BaseException:
+        full.stop()
+        raise
     inventory = {
         "all": {
             "vars": {
                 "ansible_ssh_private_key_file": str(tmp / "key"),
                 "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
+                # no persistent master connection: nothing of the test outlives it
+                "ansible_ssh_args": "-o ControlMaster=no",
             },
             "hosts": {
                 "localhost": {"ansible_connection": "local"},
