@@ -115,7 +115,8 @@ sanity: bootstrap
 	$(SANITY_FILES) | rsync -a --from0 --files-from=- ./ $(SANITY_ROOT)/
 	cd $(SANITY_ROOT) && git init -q && git add -A && ansible-test sanity --python 3.11 --requirements --color $(if $(CI),no,yes)
 
-unit: bootstrap
+# The example distro's sdists and repositories are test data too (tests/unit/test_example_distro.py).
+unit: bootstrap $(EXAMPLE_PKGDB)
 	pytest tests/unit
 
 # Every scenario runs; MOLECULE_EXCLUDE="a b" leaves some out while developing.

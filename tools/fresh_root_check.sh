@@ -42,10 +42,13 @@ rm -rf "$root/src" && mkdir -p "$root/src"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard) \
   | rsync -a --ignore-missing-args --from0 --files-from=- "$top/" "$root/src/"
 (cd "$root/src" && git init -q && git add -A && git -c user.name=check -c user.email=check@localhost commit -qm fresh)
-# Real third-party data the tests read (../shared/data next to the checkout).
-if [ -d "$top/../shared/data" ]; then
-  mkdir -p "$root/shared" && cp -a "$top/../shared/data" "$root/shared/"
-fi
+# Real third-party data the tests read and the DLRN harness the side-by-side tests drive
+# (../shared/data and ../shared/bench next to the checkout, as CI has them).
+for part in data bench; do
+  if [ -d "$top/../shared/$part" ]; then
+    mkdir -p "$root/shared" && cp -a "$top/../shared/$part" "$root/shared/"
+  fi
+done
 
 say "bootstrapping and running pytest ${pytest_args[*]} inside it"
 # A private mount namespace whose root is the new root (pivot_root, not
@@ -67,7 +70,7 @@ unshare --mount --fork -- bash -euo pipefail -c '
   cd /
   umount -l /.oldroot
   exec /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 CI=true \
-    bash -euo pipefail -c "cd /src && make bootstrap && .venv/bin/pytest -q -p no:cacheprovider \"\$@\"" check "$@"
+    bash -euo pipefail -c "cd /src && make bootstrap example && PATH=/src/.venv/bin:\$PATH .venv/bin/pytest -q -p no:cacheprovider \"\$@\"" check "$@"
 ' fresh "$root" "${pytest_args[@]}"
 rc=$?
 say "done in $(( $(date +%s) - started )) s (rc $rc)"

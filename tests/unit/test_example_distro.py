@@ -158,7 +158,7 @@ def _cached() -> bool:
 needs_sdists = pytest.mark.skipif(
     not _cached(),
     reason=f"the example sdists are not in {make_upstreams.DEFAULT_CACHE}: "
-    "run `python3 examples/distro/make_upstreams.py` (the bootstrap does) to download them",
+    "run `python3 examples/distro/make_upstreams.py` (`make example` and `make unit` do) to download them",
 )
 
 

@@ -129,12 +129,21 @@ def test_sigkill_mid_transaction_loses_nothing_committed(tmp_path):
         os.set_blocking(read_fd, False)
         worker = CTX.Process(target=_write_until_killed, args=(path, write_fd, trial))
         worker.start()
+        # The kill counts only once the writer runs: on a loaded machine starting it takes longer than the
+        # random delay, and every kill would land before its first transaction.
+        started = b""
+        deadline = time.monotonic() + 60
+        while b"B " not in started and time.monotonic() < deadline:
+            try:
+                started += os.read(read_fd, 65536)
+            except BlockingIOError:
+                time.sleep(0.001)
         time.sleep(rng.uniform(0.002, 0.04))
         os.kill(worker.pid, signal.SIGKILL)
         worker.join(timeout=10)
         assert worker.exitcode == -signal.SIGKILL
         os.close(write_fd)
-        lines = _drain(read_fd)
+        lines = (started.decode() + "\n".join(_drain(read_fd))).splitlines()
         os.close(read_fd)
         committed |= {line[2:] for line in lines if line.startswith("C ")}
         begun = [line[2:] for line in lines if line.startswith("B ")]
