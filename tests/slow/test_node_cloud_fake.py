@@ -53,6 +53,7 @@ def test_on_a_fake_cloud_present_makes_the_servers_waits_for_ssh_and_the_nodes_w
         "node_provision_openstack_ssh_port": sshd.port,
         "node_provision_openstack_ingress_ports": [sshd.port],
         "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
+        "ansible_ssh_args": "-o ControlMaster=no",  # nothing of the test outlives it
     }
     try:
         proc = _on_fake(tmp_path, fake, extra, USE_THE_NODES)
