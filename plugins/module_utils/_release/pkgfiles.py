@@ -4,37 +4,24 @@ Edits are made on the text, line by line, so that a bump changes only the
 lines it means to (``Version:``, ``Release:``, a literal ``Source0`` and a
 new changelog entry) and the diff a reviewer sees is exactly that.
 
-Dependencies of a spec are read by rpm itself (its Python bindings), which
-expands macros and conditionals; parsing a spec runs its ``%(shell)`` and
-``%{lua:}`` macros, code from the distgit, so the parser runs in the build
-sandbox (no network, the spec read-only).  Where rpm's bindings or bwrap are
-missing, :func:`spec_dependencies_minimal` reads the ``Requires:`` and
-``BuildRequires:`` lines after expanding the spec's own ``%global`` and
-``%define`` macros; the tests hold it equal to ``rpmspec -q --requires`` and
-``--buildrequires`` on the example distro's specs.  ``debian/control`` is read
-with python-debian (``deb822``).
+Dependencies of a spec are read by the build's spec reader
+(``_build/specread.py``: rpm itself in the build sandbox, or a minimal
+reader where rpm is missing); the tests hold both equal to ``rpmspec -q
+--requires`` and ``--buildrequires`` on the example distro's specs.
+``debian/control`` is read with python-debian (``deb822``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
-from .._build.sandbox import BUILD_ROOT, base_env, bwrap_argv
+from .._build import specread
 from .._common.errors import InputError
 
-try:
-    import rpm as rpm_lib
-except ImportError:  # controllers without rpm's bindings use the minimal parser
-    rpm_lib = None
 try:
     from debian import deb822
     from debian.changelog import Changelog, ChangelogParseError
@@ -43,37 +30,10 @@ except ImportError:  # pragma: no cover - python-debian is a dependency of the c
     Changelog = None  # type: ignore[assignment,misc]
     ChangelogParseError = ValueError  # type: ignore[assignment,misc]
 
-PARSE_TIMEOUT = 60
 # Values DLRN fills in: a spec with them states no version of its own.
 PLACEHOLDERS = frozenset({"XXX", ""})
 _TAG = re.compile(r"^(?P<tag>Version|Release|Epoch|Source0?)(?P<sep>:\s*)(?P<value>.*?)\s*$", re.IGNORECASE)
 _CHANGELOG_HEADER = re.compile(r"^\*\s+(?P<date>\w{3}\s+\w{3}\s+\d{1,2}\s+\d{4})\s+(?P<who>.*?)\s*$")
-_MACRO = re.compile(r"%\{?\??(\w+)\}?")
-_DEFINE = re.compile(r"^%(?:global|define)\s+(\w+)\s+(.+?)\s*$")
-_DEP_LINE = re.compile(r"^(?P<kind>Requires|BuildRequires)(?:\((?P<qual>[^)]*)\))?:\s*(?P<value>.+?)\s*$")
-_DEP_TOKEN = re.compile(r"(?P<name>[^\s,<>=]+)(?:\s*(?P<op><=|>=|=|<|>)\s*(?P<version>[^\s,]+))?")
-
-_PARSE_SPEC = """
-import json, sys, rpm
-try:
-    spec = rpm.spec(sys.argv[1])
-except ValueError as exc:
-    print(json.dumps({"error": str(exc)}))
-    raise SystemExit(0)
-def text(value):
-    return value.decode() if isinstance(value, bytes) else value
-def deps(header):
-    names = header[rpm.RPMTAG_REQUIRENAME] or []
-    flags = header[rpm.RPMTAG_REQUIREFLAGS] or []
-    versions = header[rpm.RPMTAG_REQUIREVERSION] or []
-    return [[text(n), int(f), text(v)] for n, f, v in zip(names, flags, versions)]
-print(json.dumps({
-    "provides": [text(pkg.header[rpm.RPMTAG_NAME]) for pkg in spec.packages],
-    "requires": [dep for pkg in spec.packages for dep in deps(pkg.header)],
-    "build_requires": deps(spec.sourceHeader),
-}))
-"""
-_RPMSENSE_LESS, _RPMSENSE_GREATER, _RPMSENSE_EQUAL = 2, 4, 8
 
 
 @dataclass(frozen=True)
@@ -229,103 +189,30 @@ def bump_spec(text: str, *, old: PackagedVersion, version: str, date: int, autho
 
 def spec_dependencies(text: str, where: str) -> Dependencies:
     """Runtime (``Requires``) and build (``BuildRequires``) dependencies of a spec, rpm's reading when possible."""
-    if rpm_lib is not None and shutil.which("bwrap"):
-        parsed = _spec_dependencies_rpm(text, where)
-        if parsed is not None:
-            return parsed
-    return spec_dependencies_minimal(text)
+    return _dependencies(specread.read(text, where))
+
+
+def spec_dependencies_minimal(text: str) -> Dependencies:
+    """The same from the spec's own lines, for hosts without rpm's bindings (see specread.minimal)."""
+    return _dependencies(specread.minimal(text))
 
 
 def _op(flags: int) -> str:
-    less, greater, equal = flags & _RPMSENSE_LESS, flags & _RPMSENSE_GREATER, flags & _RPMSENSE_EQUAL
+    less, greater, equal = flags & specread.LESS, flags & specread.GREATER, flags & specread.EQUAL
     return ("<" if less else ">" if greater else "") + ("=" if equal else "")
 
 
-def _rpm_dep(name: str, flags: int, version: str) -> Dependency:
+def _dependency(name: str, flags: int, version: str) -> Dependency:
     op = _op(flags)
     return Dependency((name,), ((op, version),) if op and version else ())
 
 
-def _spec_dependencies_rpm(text: str, where: str) -> Dependencies | None:
-    site = os.path.dirname(os.path.dirname(rpm_lib.__file__))  # where this Python finds rpm's bindings
-    with tempfile.TemporaryDirectory(prefix="distroforge-reqcheck-") as scratch:
-        Path(scratch, "parse.spec").write_text(text, encoding="utf-8")
-        argv = ["/usr/bin/python3", "-c", _PARSE_SPEC, f"{BUILD_ROOT}/parse.spec"]
-        env = base_env(0, {"PYTHONPATH": site} if site.startswith("/usr/") else {})
-        try:
-            proc = subprocess.run(
-                bwrap_argv(scratch, argv, env=env, writable=False),
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=PARSE_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise InputError(f"{where}: rpm did not parse the spec within {PARSE_TIMEOUT} s; fix its macros") from None
-    lines = proc.stdout.strip().splitlines()
-    try:
-        found = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
-    except ValueError:
-        found = None
-    if not isinstance(found, dict):
-        return None  # no usable rpm in the sandbox: the minimal parser answers
-    if "error" in found:
-        why = (proc.stderr.strip().splitlines() or [found["error"]])[-1]
-        raise InputError(f"{where}: rpm cannot parse the spec ({why}); fix the spec")
-    skip = ("rpmlib(",)
+def _dependencies(found: specread.SpecDeps) -> Dependencies:
     return Dependencies(
-        runtime=[_rpm_dep(*dep) for dep in found["requires"] if not dep[0].startswith(skip)],
-        build=[_rpm_dep(*dep) for dep in found["build_requires"] if not dep[0].startswith(skip)],
-        provides=set(found["provides"]),
+        runtime=[_dependency(*dep) for dep in found.requires],
+        build=[_dependency(*dep) for dep in found.build_requires],
+        provides=set(found.provides),
     )
-
-
-def spec_dependencies_minimal(text: str) -> Dependencies:
-    """Dependencies from the spec's own lines, for hosts without rpm's bindings.
-
-    Expands the spec's ``%global``/``%define`` macros and ``%{name}``; does
-    not evaluate ``%if`` blocks or shell macros (rpm's reading does), which
-    is why it is the fallback only.
-    """
-    macros: dict[str, str] = {}
-    deps = Dependencies()
-
-    def expand(value: str) -> str:
-        for _depth in range(8):
-            new = _MACRO.sub(lambda m: macros.get(m.group(1), m.group(0)), value)
-            if new == value:
-                break
-            value = new
-        return value
-
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("%changelog"):
-            break
-        defined = _DEFINE.match(line)
-        if defined:
-            macros[defined.group(1)] = expand(defined.group(2))
-            continue
-        tag = _TAG.match(line)
-        if tag and tag["tag"].lower() in ("version", "release", "epoch"):
-            macros.setdefault(tag["tag"].lower(), expand(tag["value"]))
-        if line.startswith("Name:"):
-            macros["name"] = expand(line.split(":", 1)[1].strip())
-            deps.provides.add(macros["name"])
-        elif line.startswith("%package"):
-            words = line.split()[1:]
-            if words[:1] == ["-n"] and len(words) > 1:
-                deps.provides.add(expand(words[1]))
-            elif words:
-                deps.provides.add(f"{macros.get('name', '')}-{expand(words[0])}")
-        match = _DEP_LINE.match(line)
-        if match:
-            target = deps.build if match["kind"] == "BuildRequires" else deps.runtime
-            for token in _DEP_TOKEN.finditer(expand(match["value"])):
-                constraint = ((token["op"], token["version"]),) if token["op"] else ()
-                target.append(Dependency((token["name"],), constraint))
-    return deps
 
 
 # -- DEB -------------------------------------------------------------------------------------------
