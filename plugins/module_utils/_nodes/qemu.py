@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .._common.errors import CommandError, InputError
-from .._common.files import sha256_file, write_atomic
+from .._common.files import fsync_path, rename_into_place, sha256_file, write_atomic
 from .._common.proc import run
 from .vm_image import VmImage
 
@@ -379,7 +379,9 @@ def start(node: NodeSpec, image: VmImage, image_hash: str, net: Network, vm_dir:
             ],
             what=f"{node.where}.disk: creating the overlay of '{node.name}' (is {vm_dir} full?)",
         )
-        os.rename(str(overlay) + ".part", overlay)
+        # qemu-img wrote the overlay aside; flushed, it takes its name in one step
+        fsync_path(str(overlay) + ".part")
+        rename_into_place(str(overlay) + ".part", overlay, directory)
     write_atomic(directory / "node.json", json.dumps(node.recorded(image_hash), sort_keys=True).encode(), 0o644)
     (directory / "known_hosts").unlink(missing_ok=True)
     (directory / "console.log").unlink(missing_ok=True)

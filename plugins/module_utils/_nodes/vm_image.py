@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._common.errors import CommandError, InputError
+from .._common.files import fsync_tree, rename_into_place
+from .._common.locks import exclusive_lock
 from .._common.proc import run
 from .podman_image import ImageSpec, mmdebstrap_argv
 
@@ -300,12 +302,17 @@ def build(spec: ImageSpec, cache_dir: str, *, timeout: float = 1800, check_mode:
         return result
     started = time.monotonic()
     image.directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{spec.name}-", dir=image.directory.parent)
-    try:
-        _build_into(spec, Path(tmp), image, timeout)
-    finally:
-        _unmount_under(Path(tmp))
-        shutil.rmtree(tmp, ignore_errors=True)
+    # One build per image at a time; a second caller waits and finds it built.
+    with exclusive_lock(f"{image.directory}.lock", None):
+        if image.exists():
+            result["changed"] = False
+            return result
+        tmp = tempfile.mkdtemp(prefix=f".{spec.name}-", dir=image.directory.parent)
+        try:
+            _build_into(spec, Path(tmp), image, timeout)
+        finally:
+            _unmount_under(Path(tmp))
+            shutil.rmtree(tmp, ignore_errors=True)
     result["duration"] = round(time.monotonic() - started, 1)
     return result
 
@@ -344,7 +351,8 @@ def _build_into(spec: ImageSpec, tmp: Path, image: VmImage, timeout: float) -> N
         json.dumps({"name": spec.name, "inputs_hash": inputs_hash(spec), "packages": list(vm_spec(spec).packages)})
         + "\n"
     )
-    os.rename(staged, image.directory)
+    fsync_tree(staged)
+    rename_into_place(staged, image.directory, tmp)
 
 
 def check_image(directory: str, where: str) -> VmImage:
