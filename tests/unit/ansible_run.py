@@ -18,26 +18,44 @@ from typing import Any
 TOP = Path(__file__).resolve().parents[2]
 
 
-def run_playbook(
-    playbook: Path, extra_vars: dict[str, Any], *options: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``ansible-playbook [options] playbook -e <extra_vars>`` from the top of the repo; asserts rc 0."""
-    env = dict(
-        os.environ,
+def ansible_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a run: the venv's ansible, this checkout as the collection, no colours."""
+    base = os.environ if base is None else base
+    return dict(
+        base,
         ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        PATH=f"{TOP / '.venv' / 'bin'}:{base.get('PATH', '/usr/bin:/bin')}",
         ANSIBLE_NOCOLOR="1",
+        **extra,
     )
-    proc = subprocess.run(
+
+
+def play(
+    playbook: Path,
+    extra_vars: dict[str, Any],
+    *options: str,
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = TOP,
+) -> subprocess.CompletedProcess[str]:
+    """``ansible-playbook [options] playbook -e <extra_vars>`` (from the top of the repo), whatever its outcome."""
+    return subprocess.run(
         ["ansible-playbook", *options, str(playbook), "-e", json.dumps(extra_vars)],
-        cwd=TOP,
-        env=env,
+        cwd=cwd,
+        env=dict(env) if env is not None else ansible_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_playbook(
+    playbook: Path, extra_vars: dict[str, Any], *options: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """:func:`play` that asserts rc 0."""
+    proc = play(playbook, extra_vars, *options, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import yaml
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import cloud, static_check
 
-from .ansible_run import TOP
+from .ansible_run import ansible_env, play
 
 DEFAULTS = {"image": "debian-12", "flavor": "m1.large", "network": "private", "floating_ip": False}
 NODES = [{"name": "controller", "groups": ["openstack"]}, {"name": "compute1", "groups": ["compute"]}]
@@ -264,25 +263,9 @@ def _provision(
         )
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    full_env = dict(
-        base,
-        HOME=str(tmp_path),  # no ~/.config/openstack of the machine
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-        **env,
-    )
-    return subprocess.run(
-        # localhost runs modules with this venv's Python, which has openstacksdk (as a controller must)
-        ["ansible-playbook", "-i", str(inventory), str(playbook), "-e", json.dumps(extra)],
-        cwd=tmp_path,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    full_env = ansible_env(base, HOME=str(tmp_path), **env)  # HOME: no ~/.config/openstack of the machine
+    # localhost runs modules with this venv's Python, which has openstacksdk (as a controller must)
+    return play(playbook, extra, "-i", str(inventory), timeout=300, env=full_env, cwd=tmp_path)
 
 
 def _error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import yaml
 
-from .ansible_run import TOP
+from .ansible_run import TOP, play
 
 ROLE = TOP / "roles" / "node_provision"
 
@@ -70,22 +68,7 @@ def _play(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess[str]:
             ]
         )
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", json.dumps(extra)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return play(playbook, extra, "-i", "localhost,", "-c", "local", timeout=300)
 
 
 def test_the_static_driver_needs_each_address(tmp_path):

@@ -6,8 +6,6 @@ user may not sudo, one without Python 3, one nobody listens for.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .ansible_run import TOP
+from .ansible_run import play
 from .loopback_ssh import UNPRIVILEGED, LoopbackSshd, free_port, usable
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(usable()), reason=usable() or "usable")]
@@ -91,23 +89,8 @@ def _provision(tmp: Path, nodes: list[dict]) -> subprocess.CompletedProcess[str]
             ]
         )
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-    )
     extra = {"node_provision_driver": "static", "node_provision_nodes": nodes}
-    return subprocess.run(
-        ["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(playbook), "-e", json.dumps(extra)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return play(playbook, extra, "-i", str(tmp / "inventory.yml"), timeout=120)
 
 
 def _lines(proc: subprocess.CompletedProcess[str]) -> list[str]:

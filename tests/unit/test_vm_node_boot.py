@@ -11,15 +11,13 @@ runs (load 8-10): 4 min 37 s in all; the first build of the image adds
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import yaml
 
-from .ansible_run import TOP
+from .ansible_run import play
 
 NODE = "df-vm-unit"
 BRIDGE = "dft-unit-br0"
@@ -72,26 +70,11 @@ def _playbook(path: Path, state: str, *, on_node: bool) -> Path:
 
 
 def _run(playbook: Path, extra: dict, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-        PATH=f"{TOP / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        ANSIBLE_NOCOLOR="1",
-    )
     # The controller runs modules with the venv's Python; the node keeps its own (/usr/bin/python3).
     inventory = playbook.parent / "inventory.yml"
     localhost = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
     inventory.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": localhost}}}))
-    return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(playbook), "-e", json.dumps(extra)],
-        cwd=TOP,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return play(playbook, extra, "-i", str(inventory), timeout=timeout)
 
 
 def _recap(stdout: str, host: str) -> dict[str, int]:
