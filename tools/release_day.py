@@ -263,10 +263,10 @@ def _stage(pkgdb: Path, workdir: Path, stage: str) -> dict:
 def summary(steps: list[tuple[str, float, str]]) -> None:
     """How long each step took, and the time from the tag landing to the release (set-up excluded)."""
     print("\nrelease day summary")
-    width = max(len(name) for name, _, _ in steps)
+    width = max(len(step[0]) for step in steps)
     for name, seconds, note in steps:
         print(f"  {name:<{width}}  {seconds:7.1f} s  {note}")
-    day = sum(seconds for name, seconds, _ in steps[1:])
+    day = sum(step[1] for step in steps[1:])
     print(f"  {'tag landed -> released':<{width}}  {day:7.1f} s")
 
 

@@ -25,7 +25,7 @@ description:
     naming the first bad commit(s) with author, subject and the evidence of
     the states around it.
   - For O(kind=build), a state whose build the state DB already has
-    (SUCCESS or FAILED) is recorded without building (RV(verdict.steps_reused)).
+    (SUCCESS or FAILED) is recorded without building (counted in RV(verdict)).
 author:
   - distroforge developers (@distroforge)
 extends_documentation_fragment:
@@ -80,6 +80,7 @@ attributes:
     description: Plans and says what would be recorded; writes no plan file and fetches nothing into the mirrors.
   diff_mode:
     support: none
+    description: Nothing to show as a diff.
 """
 
 EXAMPLES = r"""

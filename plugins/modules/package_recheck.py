@@ -37,6 +37,7 @@ attributes:
     description: Opens the state DB read-only and says whether the package would be rechecked.
   diff_mode:
     support: none
+    description: Nothing to show as a diff.
 """
 
 EXAMPLES = r"""

@@ -16,7 +16,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._nodes impor
 from .ansible_run import ansible_env, play
 
 DEFAULTS = {"image": "debian-12", "flavor": "m1.large", "network": "private", "floating_ip": False}
-NODES = [{"name": "controller", "groups": ["openstack"]}, {"name": "compute1", "groups": ["compute"]}]
+NODES = ({"name": "controller", "groups": ["openstack"]}, {"name": "compute1", "groups": ["compute"]})
 
 
 def plan(nodes=NODES, per_node=None, **kw):

@@ -459,12 +459,8 @@ def recheck_package(call: Call) -> Reply:
             raise ApiError(
                 409, f"Error while rechecking {package}. It's not possible to recheck a successful commit"
             ) from None
-        assert refused.record is not None
-        raise ApiError(
-            409,
-            f"Error while rechecking {package}: its commit {refused.record.repo_hash} is {refused.record.status};"
-            " wait for the build",
-        ) from None
+        what = f"its commit {refused.record.repo_hash} is {refused.record.status}" if refused.record else str(refused)
+        raise ApiError(409, f"Error while rechecking {package}: {what}; wait for the build") from None
     return Reply(201, {"result": "ok"})
 
 
