@@ -10,7 +10,7 @@ module: bisect_repo
 short_description: Publish the repository of one state of a test bisect, signed, for the node to switch to
 version_added: 0.2.0
 description:
-  - A test bisect (O(kind=test) of M(distroforge.openstack.bisect_step)) keeps one deployed node and moves
+  - A test bisect (O(distroforge.openstack.bisect_step#module:kind=test)) keeps one deployed node and moves
     it between states. This module publishes the repository of state O(index) of the plan O(plan) at
     C(<repos_dir>/bisect/<name>/state-<index>), made of the good repository's packages with those of the
     packages the state changes replaced by O(artifacts) (the state's C(package_build) results).
