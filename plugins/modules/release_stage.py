@@ -26,6 +26,13 @@ description:
     release, C(<repos_dir>/stages/<release>/<repo>/<stage>) - a link to a
     content-addressed snapshot assembled aside, signed and renamed into place
     before the link moves, so a published stage stays whole.
+  - O(action=move) and O(action=publish) first check that the stage as it would be
+    is installable - every C(Depends)/C(Requires) of its packages resolves within
+    the stage plus the base distribution (M(distroforge.openstack.repo_closure)'s
+    engine - C(dose-debcheck) against O(base_indexes) for DEB, C(dnf repoclosure)
+    with O(rpm_provides) for RPM) - and refuse in one line naming the package and
+    the missing dependency otherwise; nothing is written, no published stage moves.
+    O(closure=false) skips the check.
   - O(action=overlay) publishes only the packages that differ between O(from) and
     O(stage) (the gate's repository, on top of the published O(stage)) under
     C(<repos_dir>/stages/<release>/<repo>/gate).
@@ -98,6 +105,28 @@ options:
   gpg_home:
     description: GnuPG home of the signing key; default C(gnupg/) beside O(repos_dir) (the publisher's).
     type: path
+  closure:
+    description: Check installability before O(action=move) and O(action=publish) (see the description).
+    type: bool
+    default: true
+  base_indexes:
+    description:
+      - DEB - the base distribution's C(Packages) indexes (plain, C(.gz) or C(.xz)) on this host,
+        which the stage's packages may depend on. Without any, a DEB stage must be closed by itself
+        plus O(provides).
+    type: list
+    elements: path
+    default: []
+  provides:
+    description: DEB - packages (C(name) or C(name (= version))) the base provides beyond O(base_indexes).
+    type: list
+    elements: str
+    default: []
+  rpm_provides:
+    description: RPM - the capabilities the base provides (C(/bin/sh), C(python3), C(python(abi) = 3.9)...).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -143,6 +172,13 @@ key_fingerprint:
   description: Fingerprint of the key the published repositories are signed with (for nodes to check).
   returned: when something was published signed
   type: str
+broken:
+  description:
+    - When O(action=move) or O(action=publish) is refused as not installable, every reason, each with
+      C(package), C(version), C(missing), C(needed_by) (as M(distroforge.openstack.repo_closure) returns them).
+  returned: on failure, when the stage would not be installable
+  type: list
+  elements: dict
 published:
   description:
     - The repositories published, each with C(repo), C(stage), C(path), C(url), C(snapshot),
@@ -166,6 +202,16 @@ def _options(params: dict) -> stages.PublishOptions:
         reponame=params["reponame"],
         sign=params["sign"],
         gpg_home=Path(params["gpg_home"]) if params["gpg_home"] else None,
+    )
+
+
+def _installability(params: dict) -> stages.Installability | None:
+    if not params["closure"]:
+        return None
+    return stages.Installability(
+        base_indexes=[Path(index) for index in params["base_indexes"]],
+        provides=params["provides"],
+        rpm_provides=params["rpm_provides"],
     )
 
 
@@ -211,10 +257,12 @@ def _work(module: DistroforgeModule) -> dict:
         if not params["from"]:
             raise InputError("from: action=move needs the stage the NVRs come from (candidate or testing)")
         result = stages.move(release, params["from"], stage, workdir, reason=params["reason"],
-                             projects=params["packages"] or None, user=params["user"], check=check)  # fmt: skip
+                             projects=params["packages"] or None, user=params["user"], check=check,
+                             installability=_installability(params))  # fmt: skip
         changes, changed = result.changes, result.changed
     elif action == "publish":
-        done = stages.publish(release, stage, workdir, _options(params), check=check)
+        done = stages.publish(release, stage, workdir, _options(params), check=check,
+                              installability=_installability(params))  # fmt: skip
         published = [item.as_dict() for item in done]
         changed = any(item.changed for item in done)
     else:
@@ -255,6 +303,10 @@ def main() -> None:
             "reponame": {"type": "str", "default": "distroforge"},
             "sign": {"type": "bool", "default": True},
             "gpg_home": {"type": "path"},
+            "closure": {"type": "bool", "default": True},
+            "base_indexes": {"type": "list", "elements": "path", "default": []},
+            "provides": {"type": "list", "elements": "str", "default": []},
+            "rpm_provides": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )

@@ -3,11 +3,12 @@
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
+from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import DistroforgeError, InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.files import sha256_file
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish import debrepo
 from ansible_collections.distroforge.openstack.plugins.module_utils._release import stages, tagged
@@ -150,3 +151,89 @@ def test_stages_publish_signed_diff_and_move_with_the_reason_recorded(world):
     lower = {"bookworm": {"keystone": nvrs["lower"]}}
     with pytest.raises(InputError, match="sorts lower than the released"):
         stages.put(release, "candidate", lower, workdir, reason="x")
+
+
+# -- installability before a move -----------------------------------------------------------------
+
+# The base distribution in miniature: what bookworm's Packages says of two packages.
+BASE_PACKAGES = """\
+Package: python3
+Version: 3.11.2-1+b1
+Architecture: amd64
+
+Package: python3-oslo.config
+Version: 1:9.0.0-2
+Architecture: all
+Depends: python3
+"""
+
+
+def store_depending(workdir: Path, scratch: Path, project: str, version: str, depends: str) -> str:
+    """Like :func:`store`, with a ``Depends`` field in the package (dpkg-deb builds it)."""
+    nvr = store(workdir, scratch, project, project, version)
+    path = tagged.store_dir(workdir, project, nvr)
+    [old] = path.glob("*.deb")
+    root = scratch / f"depending-{project}-{version}"
+    subprocess.run(["dpkg-deb", "--raw-extract", str(old), str(root)], check=True, capture_output=True)
+    control = root / "DEBIAN" / "control"
+    control.write_text(control.read_text() + f"Depends: {depends}\n")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(old)], check=True, capture_output=True)
+    info = json.loads((path / "buildinfo.json").read_text())
+    info["outputs"] = [{"name": old.name, "sha256": sha256_file(old), "size": old.stat().st_size}]
+    (path / "buildinfo.json").write_text(json.dumps(info))
+    return nvr
+
+
+@pytest.fixture
+def closure_world(world, tmp_path):
+    release, workdir, nvrs, options = world
+    scratch = tmp_path / "scratch-closure"
+    scratch.mkdir()
+    base = tmp_path / "base-Packages"
+    base.write_text(BASE_PACKAGES)
+    nvrs["good"] = store_depending(workdir, scratch, "keystone", "2:22.0.3-1", "python3-oslo.config (>= 1:9), python3")
+    nvrs["broken"] = store_depending(workdir, scratch, "keystone", "2:22.0.4-1", "python3-oslo.db (>= 12.1.0), python3")
+    write(release, "release", f"bookworm:\n  keystone: {nvrs['old']}\n")
+    write(release, "testing", f"bookworm:\n  keystone: {nvrs['old']}\n")
+    return release, workdir, nvrs, options, stages.Installability(base_indexes=[base])
+
+
+@pytest.mark.skipif(not shutil.which("dose-debcheck"), reason="needs dose-debcheck (dose-distcheck)")
+def test_a_move_that_would_break_installability_is_refused_in_one_line_and_nothing_moves(closure_world):
+    release, workdir, nvrs, options, ok = closure_world
+    [published] = stages.publish(release, "testing", workdir, options, installability=ok)
+    before = os.readlink(published.path)
+    testing_text = release.stage_path("testing").read_text()
+    write(release, "candidate", f"bookworm:\n  keystone: {nvrs['broken']}\n")
+    candidate, testing = release.stage_path("candidate"), release.stage_path("testing")
+    for where, attempt in (
+        (testing, lambda: stages.move(release, "candidate", "testing", workdir, reason="gate", installability=ok)),
+        (testing, lambda: stages.move(release, "candidate", "testing", workdir, reason="gate", check=True,
+                                      installability=ok)),
+        (candidate, lambda: stages.publish(release, "candidate", workdir, options, installability=ok)),
+    ):  # fmt: skip
+        with pytest.raises(DistroforgeError) as refused:
+            attempt()
+        message = str(refused.value)
+        assert "\n" not in message, message
+        assert message.startswith(f"{where}: bookworm: "), message
+        assert "python3-keystone 22.0.4-1 needs python3-oslo.db (>= 12.1.0)" in message, message
+        assert refused.value.details["broken"][0]["missing"] == "python3-oslo.db (>= 12.1.0)"
+    assert release.stage_path("testing").read_text() == testing_text
+    published_intact(Path(published.path), before)
+    assert not (Path(options.repos_dir) / "stages" / "zed" / "bookworm" / "candidate").exists()
+    # without the base, a dependency the base satisfies is missing too: the base is what it resolves against
+    write(release, "candidate", f"bookworm:\n  keystone: {nvrs['good']}\n")
+    with pytest.raises(DistroforgeError, match=r"needs python3-oslo.config \(>= 1:9\)"):
+        stages.move(release, "candidate", "testing", workdir, reason="gate", installability=stages.Installability())
+
+
+@pytest.mark.skipif(not shutil.which("dose-debcheck"), reason="needs dose-debcheck (dose-distcheck)")
+def test_a_move_whose_dependencies_resolve_in_the_base_moves_and_publishes(closure_world):
+    release, workdir, nvrs, options, installability = closure_world
+    write(release, "candidate", f"bookworm:\n  keystone: {nvrs['good']}\n")
+    moved = stages.move(release, "candidate", "testing", workdir, reason="gate 8 passed", installability=installability)
+    assert [(c.old, c.new) for c in moved.changes] == [(nvrs["old"], nvrs["good"])]
+    assert stages.read_stage(release, "testing").nvr("bookworm", "keystone") == nvrs["good"]
+    [published] = stages.publish(release, "testing", workdir, options, installability=installability)
+    assert published.changed and published.packages == ["python3-keystone_22.0.3-1_all.deb"]

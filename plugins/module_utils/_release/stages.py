@@ -24,6 +24,11 @@ a symlink to a content-addressed snapshot that is assembled aside, signed,
 flushed and renamed into place before the link swaps, so a stage that was
 published stays whole whatever happens (bad input is refused before
 anything is written).
+
+Moves and publishing also check installability (:class:`Installability`):
+the target stage's content is indexed in a scratch directory and every
+package must resolve within it plus the base distribution
+(:mod:`.closure`), before the stage file is written or a link moves.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +52,7 @@ from .._publish import debrepo, layout, rpmrepo
 from .._publish.atomic import exclusive_lock
 from .._publish.signing import Signer
 from .._versions.vercmp import deb_vercmp, rpm_vercmp
+from . import closure as closure_check
 from . import tagged
 
 STAGES = ("candidate", "testing", "release")
@@ -310,8 +317,13 @@ def move(
     projects: list[str] | None = None,
     user: str = "",
     check: bool = False,
+    installability: Installability | None = None,
 ) -> MoveResult:
-    """Move the NVRs of ``source`` that differ from ``stage`` (or those of ``projects``) into ``stage``."""
+    """Move the NVRs of ``source`` that differ from ``stage`` (or those of ``projects``) into ``stage``.
+
+    With ``installability``, the stage as it would be is checked first: a
+    package whose dependency does not resolve refuses the move.
+    """
     why = _reason(reason)
     if STAGES.index(source) >= STAGES.index(stage):
         raise InputError(f"from: NVRs move forward ({' -> '.join(STAGES)}); {source} -> {stage} goes back")
@@ -330,9 +342,77 @@ def move(
                 target.repos.setdefault(repo, {})[project] = nvr
     validate(release, target, workdir, read_stage(release, "release") if stage != "release" else None)
     changes = diff(current, target)
+    if changes and installability is not None:
+        check_installable(release, target, workdir, installability)
     if changes and not check:
         _write(release, target, changes, source=source, reason=why, user=user)
     return MoveResult(stage, changes, str(current.path))
+
+
+# -- installability -------------------------------------------------------------------------------
+
+
+@dataclass
+class Installability:
+    """What a stage's packages must resolve against: the base distribution.
+
+    DEB: the base's ``Packages`` indexes (``base_indexes``) and ``provides``;
+    RPM: ``rpm_provides``, the capabilities the base is known to provide
+    (there is no EL mirror to resolve against, see :mod:`.closure`).
+    """
+
+    base_indexes: list[Path] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
+    rpm_provides: list[str] = field(default_factory=list)
+    timeout: float = 600.0
+
+
+def check_installable(release: Release, stage: Stage, workdir: str | Path, options: Installability) -> None:
+    """Refuse ``stage`` (as it would be) in one line when a package of a repository cannot be installed.
+
+    Each repository's packages are linked into a scratch directory and
+    indexed there (what publishing would index), then checked by the
+    distribution's own solver; nothing published is touched.
+    """
+    for repo in release.repos:
+        files = _files(stage, repo, workdir)
+        if not files:
+            continue
+        fmt = "rpm" if any(p.name.endswith(".rpm") for p in files) else "deb"
+        with tempfile.TemporaryDirectory(prefix="distroforge-stage-closure-") as scratch:
+            staged = Path(scratch) / "repo"
+            staged.mkdir()
+            for path in files:
+                _link_or_copy(path, staged / path.name)
+            if fmt == "rpm":
+                rpmrepo.write_rpm_metadata(staged, cache_dir=None, include_srpm=False)
+                report = closure_check.check(staged, fmt="rpm", provides=options.rpm_provides, timeout=options.timeout)
+            else:
+                debrepo.write_deb_metadata(staged, origin="distroforge", label="distroforge", suite=stage.name)
+                report = closure_check.check(
+                    staged,
+                    fmt="deb",
+                    base_indexes=options.base_indexes,
+                    provides=options.provides,
+                    timeout=options.timeout,
+                )
+        if not report.ok:
+            first = report.broken[0]
+            more = f" (and {len(report.broken) - 1} more problem(s))" if len(report.broken) > 1 else ""
+            raise closure_check.ClosureError(
+                f"{stage.path}: {repo}: the {stage.name} stage would not be installable: {first.line()}{more};"
+                " nothing moved: put the missing package in the stage (or the base: base_indexes/provides),"
+                " or correct the dependency",
+                broken=[item.as_dict() for item in report.broken],
+                checked=report.checked,
+            )
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: a copy does as well
+        shutil.copy2(source, target)
 
 
 # -- publishing -----------------------------------------------------------------------------------
@@ -483,13 +563,22 @@ def publish_files(
 
 
 def publish(
-    release: Release, stage: str, workdir: str | Path, options: PublishOptions, *, check: bool = False
+    release: Release,
+    stage: str,
+    workdir: str | Path,
+    options: PublishOptions,
+    *,
+    check: bool = False,
+    installability: Installability | None = None,
 ) -> list[Published]:
     """Publish ``stage`` of ``release``, one signed repository per repository of the release.
 
-    The stage is validated first: bad input leaves every published stage as it was.
+    The stage is validated (and, with ``installability``, checked installable)
+    first: bad input leaves every published stage as it was.
     """
     current = load(release, stage, workdir)
+    if installability is not None:
+        check_installable(release, current, workdir, installability)
     out = []
     for repo in release.repos:
         files = _files(current, repo, workdir)
