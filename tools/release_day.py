@@ -103,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     parser.add_argument("--packages", default="", help="comma-separated projects (default: all of zed)")
     parser.add_argument("--gate", dest="gate", action="store_true", default=True)
     parser.add_argument("--no-gate", dest="gate", action="store_false", help="skip deploy + Tempest (said so)")
+    parser.add_argument(
+        "--base-index",
+        action="append",
+        type=Path,
+        default=[],
+        help="the base distribution's Packages index the stages must install against"
+        " (default: this host's apt list of bookworm main)",
+    )
     args = parser.parse_args(argv)
     target = args.target.resolve()
     if target.exists():
@@ -112,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     example, workdir = target / "example", target / "work"
     pkgdb = example / "rdoinfo" / "rdo-full.yml"
     names = [n for n in args.packages.split(",") if n]
-    common = {"distroforge_pkgdb": str(pkgdb), "distroforge_release": RELEASE, "distroforge_workdir": str(workdir)}
+    base_indexes = [str(path.resolve()) for path in args.base_index] or base_index(target)
+    common = {"distroforge_pkgdb": str(pkgdb), "distroforge_release": RELEASE, "distroforge_workdir": str(workdir),
+              "distroforge_release_base_indexes": base_indexes}  # fmt: skip
+    # release_stage's moves and publishing check installability against the base
+    closure = {"base_indexes": base_indexes}
     if names:
         common["distroforge_release_packages"] = names
     steps: list[tuple[str, float, str]] = []
@@ -139,12 +151,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
             module(
                 "release_stage",
                 {"pkgdb": str(pkgdb), "release": RELEASE, "workdir": str(workdir), "action": "move",
-                 "from": source, "stage": stage, "reason": "initial release of the example (set-up, no gate)"},
+                 "from": source, "stage": stage, "reason": "initial release of the example (set-up, no gate)",
+                 **closure},
                 log,
             )  # fmt: skip
         module(
             "release_stage",
-            {"pkgdb": str(pkgdb), "release": RELEASE, "workdir": str(workdir), "action": "publish", "stage": "release"},
+            {
+                "pkgdb": str(pkgdb),
+                "release": RELEASE,
+                "workdir": str(workdir),
+                "action": "publish",
+                "stage": "release",
+                **closure,
+            },
             log,
         )
         released = json.loads(json.dumps(_stage(pkgdb, workdir, "release")))
@@ -205,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
             module(
                 "release_stage",
                 {"pkgdb": str(pkgdb), "release": RELEASE, "workdir": str(workdir), "action": "move",
-                 "from": "candidate", "stage": "testing", "reason": "release day without the gate (--no-gate)"},
+                 "from": "candidate", "stage": "testing", "reason": "release day without the gate (--no-gate)",
+                 **closure},
                 log,
             )  # fmt: skip
             return "SKIPPED (--no-gate): moved to testing without deploy + Tempest"
@@ -244,6 +265,27 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     step("release package (release_package)", release_package)
     summary(steps)
     return 0
+
+
+def base_index(target: Path) -> list[str]:
+    """This host's apt list of bookworm main (apt keeps it plain or lz4-compressed), as a plain Packages file.
+
+    dose-debcheck reads plain, .gz and .xz indexes, not lz4: lz4cat (package lz4) writes it out.
+    """
+    lists = sorted(Path("/var/lib/apt/lists").glob("*_dists_bookworm_main_binary-amd64_Packages*"))
+    if not lists:
+        raise SystemExit(
+            "release day: --base-index: no apt list of bookworm main on this host (run apt-get update)"
+            " - give the base distribution's Packages file"
+        )
+    found = lists[0]
+    if found.suffix != ".lz4":
+        return [str(found)]
+    plain = target / "base" / "Packages"
+    plain.parent.mkdir(parents=True, exist_ok=True)
+    with plain.open("wb") as out:
+        subprocess.run(["lz4cat", str(found)], stdout=out, check=True)
+    return [str(plain)]
 
 
 def _package(pkgdb: Path, project: str) -> dict:
