@@ -83,7 +83,12 @@ release-day: bootstrap
 #   closure-mirror  repo_closure against the real bookworm main Packages index (dose-debcheck over ~63,000 packages)
 #   node-cloud-fake  node_provision's openstack driver against a fake cloud on loopback (create, failure cleanup, absent)
 #   bisect-tempest  bisect_test.yml names a planted packaging commit that breaks a Tempest test (one podman node)
-slow: fresh-root closure-mirror node-cloud-fake bisect-tempest
+#   vm-scenario  the pipeline's test half (scenario001 + Tempest identity smoke) on a TCG VM node, stage times printed (~1 h)
+slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario
+
+.PHONY: vm-scenario
+vm-scenario: bootstrap $(EXAMPLE_PKGDB)
+	pytest tests/slow/test_vm_scenario.py -q -s
 
 .PHONY: bisect-tempest
 bisect-tempest: bootstrap
