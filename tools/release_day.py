@@ -21,7 +21,15 @@ hand ("initial release").  Then release day:
    skips it, said in the summary);
 6. **release**: playbooks/release_promote.yml, testing -> release, published signed;
 7. **release package**: release_package, ``distroforge-release-zed`` for the
-   published release stage.
+   published release stage;
+8. **upgrade test**: playbooks/release_upgrade.yml, the previous release
+   stage (as set-up published it) deployed on a podman node, switched to the
+   new release stage, upgraded, Puppet applied again (idempotent), Tempest;
+   behind the gate option (``--no-gate`` skips it, said in the summary).
+
+Every stage move and publishing checks installability against the base
+distribution's index (``--base-index``; default this host's apt list of
+bookworm main).
 
 Steps run through ansible-playbook and ansible (ad-hoc modules); a step a
 module for which is missing is reported as not built, never faked.
@@ -168,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
             log,
         )
         released = json.loads(json.dumps(_stage(pkgdb, workdir, "release")))
+        # the previous stable state the upgrade test starts from: the release stage's snapshot now
+        link = workdir / "repos" / "stages" / RELEASE / REPO / "release"
+        previous["label"] = str((link.parent / os.readlink(link)).relative_to(workdir / "repos"))
         return "released " + ", ".join(sorted(released.get(REPO, {}).values()))
 
     landed: dict[str, str] = {}
+    previous: dict[str, str] = {}
 
     def new_tag() -> str:
         for pin in tagged.pins(str(pkgdb), RELEASE, names or None):
@@ -255,6 +267,19 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
         made = result.get("package") or result.get("path") or result.get("files") or "made"
         return f"{made}"
 
+    def upgrade() -> str:
+        if not args.gate:
+            return "SKIPPED (--no-gate): no upgrade test (deploy + Tempest) run"
+        playbook("release_upgrade.yml", {**common, "distroforge_upgrade_from": previous["label"]}, log)
+        [record] = sorted((workdir / "runs").glob("upgrade-*/upgrade.json"))[-1:]
+        found = json.loads(record.read_text(encoding="utf-8"))
+        versions = found["deploy"].get("upgrade", {}).get("versions", {})
+        tempest = found.get("tempest") or {}
+        return (
+            f"{found['verdict']}: keystone {versions.get('before')} -> {versions.get('after')}, Puppet re-applied"
+            f" (idempotent), Tempest {tempest.get('passed', '?')} passed, {tempest.get('failed', '?')} failed"
+        )
+
     step("set-up (example, zed released at its pins)", setup)
     step("new upstream tag", new_tag)
     step("bump (package_new_version) + pin", bump)
@@ -263,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     step("gate (release_gate.yml) -> testing", gate)
     step("testing -> release (release_promote.yml)", promote)
     step("release package (release_package)", release_package)
+    step("upgrade test (release_upgrade.yml)", upgrade)
     summary(steps)
     return 0
 
@@ -303,12 +329,13 @@ def _stage(pkgdb: Path, workdir: Path, stage: str) -> dict:
 
 
 def summary(steps: list[tuple[str, float, str]]) -> None:
-    """How long each step took, and the time from the tag landing to the release (set-up excluded)."""
+    """How long each step took, and the time from the tag landing to the release (set-up and upgrade test excluded)."""
     print("\nrelease day summary")
     width = max(len(step[0]) for step in steps)
     for name, seconds, note in steps:
         print(f"  {name:<{width}}  {seconds:7.1f} s  {note}")
-    day = sum(step[1] for step in steps[1:])
+    # the upgrade test comes after the release: not part of the time to it
+    day = sum(step[1] for step in steps[1:] if not step[0].startswith("upgrade test"))
     print(f"  {'tag landed -> released':<{width}}  {day:7.1f} s")
 
 
