@@ -1,5 +1,7 @@
 """Polling real local git repositories."""
 
+from pathlib import Path
+
 import pytest
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import CommandError
@@ -174,3 +176,15 @@ def test_a_dry_run_fetches_nothing_and_takes_details_from_mirrors_that_have_them
     assert alpha.commit is None and alpha.distgit_commit.subject == "alpha spec"  # the new commit is not mirrored
     assert beta.commit.subject == "beta second"
     assert sorted(str(p) for p in cache.rglob("*")) == listing
+
+
+def test_a_fetch_into_a_mirror_shows_its_objects_all_at_once(tmp_path):
+    """Builds read mirrors without the lock: a fetch must not unpack loose objects a reader could see half-written."""
+    upstream = init(tmp_path / "up")
+    first = commit(upstream, "one", 1_700_000_000)
+    mirror = srcgit.ensure_commit(str(tmp_path / "git"), f"file://{upstream}", first)
+    second = commit(upstream, "two", 1_700_000_100, {"b.txt": "b"})
+    assert srcgit.ensure_commit(str(tmp_path / "git"), f"file://{upstream}", second) == mirror
+    loose = [p for p in (Path(mirror) / "objects").glob("??/*")]
+    assert loose == [], "fetched objects were unpacked one by one"
+    assert list((Path(mirror) / "objects" / "pack").glob("*.idx"))

@@ -103,8 +103,23 @@ def ensure_commit(mirror_dir: str, url: str, commit: str, *, timeout: float = 60
             os.replace(tmp, mirror)
         elif _has_commit(mirror, commit):  # another thread fetched it while we waited
             return mirror
+        # Readers do not take the mirror lock (a commit already there is used at once), so new objects must
+        # appear all together: a small fetch would otherwise unpack loose objects one by one, and a build
+        # could see a commit before its tree ("unable to read tree"). A kept pack shows up whole with its index.
         _git(
-            ["-C", mirror, "fetch", "--quiet", "--prune", "--force", "--tags", url, "+refs/heads/*:refs/heads/*"],
+            [
+                "-C",
+                mirror,
+                "-c",
+                "fetch.unpackLimit=1",
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--force",
+                "--tags",
+                url,
+                "+refs/heads/*:refs/heads/*",
+            ],
             timeout=timeout,
             what=f"git fetch {url}",
         )
