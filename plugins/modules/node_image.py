@@ -18,6 +18,8 @@ description:
   - A failed build leaves no partial tarball or image behind.
 author:
   - distroforge developers (@distroforge)
+extends_documentation_fragment:
+  - distroforge.openstack.debian_image
 options:
   name:
     description: Short name of the image, used in its tag.
@@ -28,23 +30,6 @@ options:
     type: str
     choices: [podman]
     default: podman
-  suite:
-    description: Debian suite to bootstrap.
-    type: str
-    default: bookworm
-  mirror:
-    description: Debian mirror URL.
-    type: str
-    default: http://deb.debian.org/debian
-  variant:
-    description: mmdebstrap variant.
-    type: str
-    default: minbase
-  components:
-    description: Archive components.
-    type: list
-    elements: str
-    default: [main]
   packages:
     description: Packages to include on top of the variant.
     type: list
@@ -105,6 +90,7 @@ duration:
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import podman_image
+from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.podman_image import DEBIAN_IMAGE_OPTIONS
 
 
 def _work(module: DistroforgeModule) -> dict:
@@ -127,10 +113,7 @@ def main() -> None:
         argument_spec={
             "name": {"type": "str", "required": True},
             "driver": {"type": "str", "choices": ["podman"], "default": "podman"},
-            "suite": {"type": "str", "default": "bookworm"},
-            "mirror": {"type": "str", "default": "http://deb.debian.org/debian"},
-            "variant": {"type": "str", "default": "minbase"},
-            "components": {"type": "list", "elements": "str", "default": ["main"]},
+            **DEBIAN_IMAGE_OPTIONS,
             "packages": {"type": "list", "elements": "str", "default": []},
             "ca_certificates": {"type": "list", "elements": "path", "default": []},
             "cache_dir": {"type": "path", "default": "/var/cache/distroforge/images"},

@@ -21,28 +21,13 @@ description:
   - A failed build leaves nothing in the cache.
 author:
   - distroforge developers (@distroforge)
+extends_documentation_fragment:
+  - distroforge.openstack.debian_image
 options:
   name:
     description: Short name of the image, used in its directory name.
     type: str
     required: true
-  suite:
-    description: Debian suite to bootstrap.
-    type: str
-    default: bookworm
-  mirror:
-    description: Debian mirror URL.
-    type: str
-    default: http://deb.debian.org/debian
-  variant:
-    description: mmdebstrap variant.
-    type: str
-    default: minbase
-  components:
-    description: Archive components.
-    type: list
-    elements: str
-    default: [main]
   packages:
     description: Packages to include besides what every VM needs.
     type: list
@@ -114,7 +99,10 @@ duration:
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import vm_image
-from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.podman_image import ImageSpec
+from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.podman_image import (
+    DEBIAN_IMAGE_OPTIONS,
+    ImageSpec,
+)
 
 
 def _work(module: DistroforgeModule) -> dict:
@@ -136,10 +124,7 @@ def main() -> None:
     module = DistroforgeModule(
         argument_spec={
             "name": {"type": "str", "required": True},
-            "suite": {"type": "str", "default": "bookworm"},
-            "mirror": {"type": "str", "default": "http://deb.debian.org/debian"},
-            "variant": {"type": "str", "default": "minbase"},
-            "components": {"type": "list", "elements": "str", "default": ["main"]},
+            **DEBIAN_IMAGE_OPTIONS,
             "packages": {"type": "list", "elements": "str", "default": []},
             "ca_certificates": {"type": "list", "elements": "path", "default": []},
             "cache_dir": {"type": "path", "default": "/var/cache/distroforge/images"},

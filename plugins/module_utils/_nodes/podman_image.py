@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Dict, Sequence
 
 from .._common.errors import (
     InputError,
@@ -27,6 +27,16 @@ from .._common.proc import run
 # Bump when the way images are made changes (hooks, import options), so that
 # every cached image is rebuilt once.
 RECIPE_VERSION = 3
+
+
+# Where an image's Debian comes from: node_image and vm_image take these options (documented once by the
+# distroforge.openstack.debian_image doc fragment; tests/unit/test_doc_fragments.py keeps the two equal).
+DEBIAN_IMAGE_OPTIONS: Dict[str, Dict[str, Any]] = {
+    "suite": {"type": "str", "default": "bookworm"},
+    "mirror": {"type": "str", "default": "http://deb.debian.org/debian"},
+    "variant": {"type": "str", "default": "minbase"},
+    "components": {"type": "list", "elements": "str", "default": ["main"]},
+}
 
 
 @dataclass(frozen=True)
