@@ -185,6 +185,6 @@ def test_a_fetch_into_a_mirror_shows_its_objects_all_at_once(tmp_path):
     mirror = srcgit.ensure_commit(str(tmp_path / "git"), f"file://{upstream}", first)
     second = commit(upstream, "two", 1_700_000_100, {"b.txt": "b"})
     assert srcgit.ensure_commit(str(tmp_path / "git"), f"file://{upstream}", second) == mirror
-    loose = [p for p in (Path(mirror) / "objects").glob("??/*")]
+    loose = list((Path(mirror) / "objects").glob("??/*"))
     assert loose == [], "fetched objects were unpacked one by one"
     assert list((Path(mirror) / "objects" / "pack").glob("*.idx"))
