@@ -60,8 +60,13 @@ reproduce: bootstrap
 
 test: bootstrap
 	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory sanity
-	$(MAKE) --no-print-directory unit
+	@# sanity (mostly pylint, CPU) runs beside the unit tests (mostly waiting on builds and nodes): its tree is
+	@# copied first, so files the tests write cannot reach it; its output is printed when both have ended.
+	$(MAKE) --no-print-directory sanity-tree
+	@$(MAKE) --no-print-directory sanity-run > $(TOP)/build/sanity.log 2>&1 & sanity=$$!; \
+	  unit=0; $(MAKE) --no-print-directory unit || unit=$$?; \
+	  wait $$sanity && echo "== sanity passed" || { cat $(TOP)/build/sanity.log; echo "== sanity failed"; exit 1; }; \
+	  exit $$unit
 	$(MAKE) --no-print-directory molecule
 	$(MAKE) --no-print-directory e2e
 	@echo "make test: all passed; skips CI accepts (tests/allowed_skips.yml):"
@@ -116,8 +121,15 @@ lint: bootstrap
 # fresh copy of the tracked and new files each time (nothing stale survives),
 # in a git repository of its own so our .gitignore of build/ does not hide it.
 sanity: bootstrap
+	$(MAKE) --no-print-directory sanity-tree
+	$(MAKE) --no-print-directory sanity-run
+
+.PHONY: sanity-tree sanity-run
+sanity-tree: bootstrap
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	$(SANITY_FILES) | rsync -a --from0 --files-from=- ./ $(SANITY_ROOT)/
+
+sanity-run: bootstrap
 	cd $(SANITY_ROOT) && git init -q && git add -A && ansible-test sanity --python 3.11 --requirements --color $(if $(CI),no,yes)
 
 # The example distro's sdists and repositories are test data too (tests/unit/test_example_distro.py).
