@@ -80,11 +80,11 @@ latest:
   type: dict
 """
 
-import os
 from typing import Any, Dict
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 FIELDS = ("job_id", "success", "in_progress", "timestamp", "url", "notes", "user")
 
@@ -93,7 +93,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
     params = module.params
     aggregate = bool(params["aggregate_hash"])
     ref = params["aggregate_hash"] or params["repo_hash"]
-    if not os.path.exists(params["db"]):
+    if not StateDB.exists(params["db"]):
         return {"changed": False, "votes": [], "latest": None}
     with module.state_db(readonly=True) as db:
         try:

@@ -1,4 +1,7 @@
-"""State DB: schema and migrations, polling, the build lifecycle, queries, votes and promotions."""
+"""State DB: schema and migrations, polling, the build lifecycle, queries, votes and promotions.
+
+Tests that take ``db`` or ``statedb_target`` run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+"""
 
 import os
 import sqlite3
@@ -12,6 +15,8 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db 
     StateDB,
     summarize,
 )
+
+from .statedbs import at_version, index_names, set_version, version_of
 
 
 def change(project, commit, distgit="d" * 40, *, release="master", dt_commit=100, **extra):
@@ -27,8 +32,8 @@ def change(project, commit, distgit="d" * 40, *, release="master", dt_commit=100
 
 
 @pytest.fixture
-def db(tmp_path):
-    with StateDB(tmp_path / "state.db") as opened:
+def db(statedb_target):
+    with StateDB(statedb_target) as opened:
         yield opened
 
 
@@ -73,31 +78,34 @@ def test_a_world_readable_db_is_made_private(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_connections_write_with_synchronous_full(db):
+def test_connections_write_with_synchronous_full(tmp_path):
     # 2 == FULL: every commit is fsynced before it returns.
-    assert db._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with StateDB(tmp_path / "state.db") as db:
+        assert db._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
-def test_version_1_db_with_data_migrates_forward_and_keeps_it(tmp_path):
-    path = tmp_path / "state.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    assert schema.migrate(conn, target=1) == (0, 1)
-    conn.execute(
-        "INSERT INTO projects (project, upstream, maintainers, dt_added, dt_updated)"
-        " VALUES ('nova', 'https://opendev.org/openstack/nova', '[\"a@example.org\"]', 10, 10)"
+def test_version_1_db_with_data_migrates_forward_and_keeps_it(statedb_target):
+    path = statedb_target
+    at_version(
+        path,
+        1,
+        (
+            "INSERT INTO projects (project, upstream, maintainers, dt_added, dt_updated)"
+            " VALUES ('nova', 'https://opendev.org/openstack/nova', '[\"a@example.org\"]', 10, 10)",
+            (),
+        ),
+        (
+            "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued, dt_build,"
+            " nvr, artifacts, builder) VALUES ('nova', 'master', 'abc1230000', 'def4560000', 100, 'SUCCESS', 110,"
+            " 120, 'openstack-nova-1-1', '[\"openstack-nova-1-1.noarch.rpm\"]', 'b1')",
+            (),
+        ),
+        (
+            "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued)"
+            " VALUES ('nova', 'master', 'abc7890000', 'def4560000', 200, 'QUEUED', 210)",
+            (),
+        ),
     )
-    conn.execute(
-        "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued, dt_build,"
-        " nvr, artifacts, builder) VALUES ('nova', 'master', 'abc1230000', 'def4560000', 100, 'SUCCESS', 110, 120,"
-        " 'openstack-nova-1-1', '[\"openstack-nova-1-1.noarch.rpm\"]', 'b1')"
-    )
-    conn.execute(
-        "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued)"
-        " VALUES ('nova', 'master', 'abc7890000', 'def4560000', 200, 'QUEUED', 210)"
-    )
-    conn.execute("COMMIT")
-    conn.close()
 
     with StateDB(path) as db:
         assert db.schema_version == schema.SCHEMA_VERSION
@@ -116,25 +124,27 @@ def test_version_1_db_with_data_migrates_forward_and_keeps_it(tmp_path):
         assert len(db.commits()) == 2
 
 
-def test_version_2_votes_and_promotions_migrate_to_version_3(tmp_path):
-    path = tmp_path / "state.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    assert schema.migrate(conn, target=2) == (0, 2)
-    conn.execute(
-        "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued)"
-        " VALUES ('nova', 'master', 'abc1230000', 'def4560000', 100, 'SUCCESS', 110)"
+def test_version_2_votes_and_promotions_migrate_to_version_3(statedb_target):
+    path = statedb_target
+    at_version(
+        path,
+        2,
+        (
+            "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, status, dt_queued)"
+            " VALUES ('nova', 'master', 'abc1230000', 'def4560000', 100, 'SUCCESS', 110)",
+            (),
+        ),
+        (
+            "INSERT INTO votes (ref_hash, commit_id, job_id, success, timestamp)"
+            " VALUES ('abc1230000_def45600', 1, 'tempest-full', 1, 300)",
+            (),
+        ),
+        (
+            'INSERT INTO promotions (ref_hash, commit_id, label, "user", timestamp)'
+            " VALUES ('abc1230000_def45600', 1, 'puppet-passed-ci', 'alice', 400)",
+            (),
+        ),
     )
-    conn.execute(
-        "INSERT INTO votes (ref_hash, commit_id, job_id, success, timestamp)"
-        " VALUES ('abc1230000_def45600', 1, 'tempest-full', 1, 300)"
-    )
-    conn.execute(
-        "INSERT INTO promotions (ref_hash, commit_id, label, user, timestamp)"
-        " VALUES ('abc1230000_def45600', 1, 'puppet-passed-ci', 'alice', 400)"
-    )
-    conn.execute("COMMIT")
-    conn.close()
 
     with StateDB(path) as db:
         assert db.schema_version == schema.SCHEMA_VERSION >= 3
@@ -154,20 +164,17 @@ def test_version_2_votes_and_promotions_migrate_to_version_3(tmp_path):
         assert (new.component, new.aggregate_hash) == ("common", "a" * 32)
         assert [p.user for p in db.promotions(aggregate_hash="a" * 32)] == ["bob"]
         assert [p.user for p in db.promotions_after(old.id)] == ["bob"]
-    indexes = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"promotions_by_aggregate_hash", "votes_by_job"} <= indexes
+    assert {"promotions_by_aggregate_hash", "votes_by_job"} <= index_names(path)
 
 
-def test_db_newer_than_the_collection_is_refused_untouched(tmp_path):
-    path = tmp_path / "state.db"
+def test_db_newer_than_the_collection_is_refused_untouched(statedb_target):
+    path = statedb_target
     StateDB(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 99")
-    conn.close()
+    set_version(path, 99)
     for readonly in (False, True):
         with pytest.raises(InputError, match=r"schema version 99 .* upgrade the distroforge.openstack collection"):
             StateDB(path, readonly=readonly)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 99
+    assert version_of(path) == 99
 
 
 def test_readonly_refuses_a_missing_or_outdated_db(tmp_path):
@@ -193,9 +200,9 @@ def test_not_a_database_is_a_one_line_error(tmp_path):
         StateDB(path)
 
 
-def test_readonly_db_refuses_writes(tmp_path):
-    StateDB(tmp_path / "state.db").close()
-    with StateDB(tmp_path / "state.db", readonly=True) as ro, pytest.raises(InputError, match="read-only"):
+def test_readonly_db_refuses_writes(statedb_target):
+    StateDB(statedb_target).close()
+    with StateDB(statedb_target, readonly=True) as ro, pytest.raises(InputError, match="read-only"):
         ro.queue([change("nova", "a")])
 
 

@@ -17,13 +17,14 @@ DEFAULT_MAX_BODY = 1024 * 1024
 class ApiConfig:
     """Settings of one API instance.
 
-    ``db`` is the state DB, ``repos_dir`` the published ``repos/`` whose
+    ``db`` is the state DB (an SQLite file's path or a ``postgresql://``
+    URL, kept as written: a URL is not a path), ``repos_dir`` the published ``repos/`` whose
     labels promotions move, ``baseurl`` its public URL (DLRN's ``baseurl``,
     for ``repo_url``), ``target`` the title of the HTML pages (DLRN's
     ``target``), ``release`` the release imported commits are recorded in.
     """
 
-    db: Path
+    db: Union[str, Path]
     repos_dir: Path
     baseurl: str
     reponame: str = "delorean"
@@ -62,7 +63,7 @@ class ApiConfig:
         for name, value in data.items():
             default = fields[name].default
             if name in ("db", "repos_dir"):
-                values[name] = Path(value)
+                values[name] = Path(value) if name == "repos_dir" else value
             elif isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise InputError(f"{where}: {name} must be true or false, got {value!r}")

@@ -3,13 +3,14 @@
 Every function runs inside the caller's ``db.reader()`` (or ``writer()``)
 block, so one request sees one state of the DB.  Votes of commit
 repositories and of aggregates share the ``votes`` table (``aggregate``
-tells them apart, where DLRN has ``civotes`` and ``civotes_agg``).
+tells them apart, where DLRN has ``civotes`` and ``civotes_agg``).  The SQL
+is what SQLite and PostgreSQL both run (``?`` placeholders, ``"user"``
+quoted: a reserved word in PostgreSQL); rows are read by index or name.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._promote.hashes import no_extended_hash
@@ -39,7 +40,7 @@ def find_commit(
     return found[0] if found else None
 
 
-def commit_votes(db: StateDB, commit: CommitRecord, success: Optional[bool]) -> List[sqlite3.Row]:
+def commit_votes(db: StateDB, commit: CommitRecord, success: Optional[bool]) -> List[Any]:
     """The votes on one build, in the order they were recorded (DLRN's repo_status)."""
     sql = "SELECT * FROM votes WHERE ref_hash = ? AND aggregate = 0 AND commit_id = ?"
     args: List[Any] = [commit.repo_hash, commit.id]
@@ -50,7 +51,7 @@ def commit_votes(db: StateDB, commit: CommitRecord, success: Optional[bool]) -> 
         return conn.execute(sql + " ORDER BY id", args).fetchall()
 
 
-def aggregate_votes(db: StateDB, aggregate_hash: str, success: Optional[bool]) -> List[sqlite3.Row]:
+def aggregate_votes(db: StateDB, aggregate_hash: str, success: Optional[bool]) -> List[Any]:
     """The votes on one aggregate hash, in the order they were recorded (DLRN's agg_status)."""
     sql = "SELECT * FROM votes WHERE ref_hash = ? AND aggregate = 1"
     args: List[Any] = [aggregate_hash]
@@ -89,7 +90,7 @@ def _newest_vote(
     # Votes on builds that are not (or no longer) successful are skipped: DLRN
     # would answer them with a 500.
     sql = (
-        "SELECT v.id, v.timestamp, v.job_id, v.success, v.in_progress, v.user, v.commit_id,"
+        'SELECT v.id, v.timestamp, v.job_id, v.success, v.in_progress, v."user", v.commit_id,'
         " c.commit_hash, c.distro_hash, c.component"
         " FROM votes AS v JOIN commits AS c ON c.id = v.commit_id"
         " WHERE v.aggregate = 0 AND v.timestamp > ? AND c.status = ?"

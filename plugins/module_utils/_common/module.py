@@ -7,7 +7,8 @@ owns what they share, as ``OpenStackModule`` does in openstack.cloud:
   ``busy_timeout``, ``lock_timeout``: :data:`STATE_DB_OPTIONS`, documented
   once by the ``distroforge.openstack.state_db`` doc fragment) and opening
   the DB with them (:meth:`DistroforgeModule.state_db`), read-only in check
-  mode;
+  mode; a password written in a ``postgresql://`` ``db`` is never logged
+  nor returned;
 - check and diff mode for files, as ansible-core's ``apt_repository`` does
   them: compute the desired content, diff it, write only when it differs
   and not in check mode (:meth:`DistroforgeModule.write_unless_check`);
@@ -28,8 +29,9 @@ import stat
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, _load_params
 
+from .._statedb import backends
 from .._statedb.db import StateDB
 from .errors import DistroforgeError, InputError
 from .files import read_bytes, write_atomic
@@ -137,7 +139,13 @@ class DistroforgeModule(AnsibleModule):
         spec: Dict[str, Any] = copy.deepcopy(STATE_DB_OPTIONS) if state_db else {}
         for name, option in argument_spec.items():
             spec[name] = {**spec.get(name, {}), **option}
+        hidden = _db_secrets() if state_db else []
+        if hidden:
+            # A URL that carries a password is a secret as a whole (AnsibleModule logs the
+            # arguments before a module can say so), and the password alone wherever it shows.
+            spec["db"]["no_log"] = True
         super().__init__(argument_spec=spec, **kwargs)
+        self.no_log_values.update(hidden)
         self._file_diffs: List[Dict[str, Any]] = []
         if state_db:
             for option in ("busy_timeout", "lock_timeout"):
@@ -156,7 +164,7 @@ class DistroforgeModule(AnsibleModule):
         query) reads in every mode and fails in one line when there is no DB.
         """
         path = self.params["db"]
-        if self.check_mode and not readonly and not os.path.lexists(path):
+        if self.check_mode and not readonly and not StateDB.exists(path):
             yield None
             return
         with StateDB(
@@ -254,6 +262,15 @@ class DistroforgeModule(AnsibleModule):
             if exc.filename is not None:
                 details["path"] = os.fsdecode(exc.filename)
         return {**details, "msg": msg}
+
+
+def _db_secrets() -> List[str]:
+    """The passwords in the task's ``db`` (a postgresql:// URL may carry one), read before AnsibleModule logs it."""
+    try:
+        value = _load_params().get("db")
+    except Exception:  # AnsibleModule reports arguments it cannot read, in its own words
+        return []
+    return backends.secrets(value) if isinstance(value, str) else []
 
 
 def _umask() -> int:

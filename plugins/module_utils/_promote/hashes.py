@@ -57,7 +57,7 @@ def find_build(
     records = db.commits(commit_hash=commit, distro_hash=distro, limit=None)
     if not records:
         raise UnknownHash(
-            f"commit_hash+distro_hash {name} not found in the state DB {db.path}: give the hashes of a built commit"
+            f"commit_hash+distro_hash {name} not found in the state DB {db.name}: give the hashes of a built commit"
         )
     successful = [record for record in records if record.status == SUCCESS]
     if not successful:

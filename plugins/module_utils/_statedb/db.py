@@ -1,12 +1,23 @@
 """The state DB: what was polled, built, voted on and promoted.
 
-One SQLite file in WAL mode on the repo server.  Writers take an exclusive
-``flock`` on ``<db>.lock`` and then ``BEGIN IMMEDIATE``, so there is one
-writer at a time across processes, each waiting a bounded time with a clear
-error; readers never take the lock and, thanks to WAL, read the last
-committed state while a writer works.  ``synchronous=FULL`` makes every
-commit durable before it returns, so losing power loses nothing committed.
+One SQLite file in WAL mode on the repo server (the embedded default), or a
+PostgreSQL database for a farm whose builders, promoters and API workers on
+several hosts write at once; the ``db`` value says which (a path or a
+``postgresql://`` URL) and :mod:`.backends` holds what differs.
 
+The concurrency contract, whatever the engine: a :meth:`StateDB.writer`
+block runs alone - no other writer changes the DB until it commits - each
+writer waiting ``lock_timeout`` at most, then failing with a clear error
+(:class:`StateDBBusy`); readers never wait and read the last committed
+state while a writer works; every commit is durable before it returns
+(SQLite: ``synchronous=FULL``; PostgreSQL: the server's WAL), so losing
+power loses nothing committed.  The few writes StateDB knows are safe side
+by side (a claim, a build's result, a vote, a flag, a notification claim:
+one row locked, or an insert a unique key guards) are *shared* writers,
+which PostgreSQL runs at once; SQLite runs every writer in turn
+(:mod:`.backends.sqlite`, :mod:`.backends.postgresql`).
+
+SQL is written once, with ``?`` placeholders, in what both engines accept.
 All timestamps are integers, epoch seconds UTC.  Records come back as
 dataclasses with ``as_dict()`` for modules.
 """
@@ -18,16 +29,14 @@ import functools
 import json
 import os
 import re
-import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
-from urllib.parse import quote
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._common.errors import DistroforgeError, InputError
-from .._common.locks import exclusive_lock
-from . import schema
+from .._common.errors import InputError
+from . import backends, schema
+from .backends import StateDBBusy, StateDBError  # noqa: F401 -- callers import them from here
 from .schema import (
     BUILDING,
     FAILED,
@@ -48,10 +57,6 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # getLastProcessedCommit (commit time, then insertion), plus the distgit
 # time because a packaging-only change makes a new build too.
 _NEWEST_FIRST = "dt_commit DESC, COALESCE(dt_distgit, 0) DESC, id DESC"
-
-
-class StateDBBusy(DistroforgeError):
-    """Another writer held the state DB lock for longer than we may wait."""
 
 
 def _now() -> int:
@@ -274,7 +279,7 @@ def _decoders(cls: Any) -> Tuple[Tuple[str, Any], ...]:
     )
 
 
-def _record(cls: Any, row: sqlite3.Row) -> Any:
+def _record(cls: Any, row: Any) -> Any:
     """Build a record dataclass from a row, decoding JSON lists and booleans."""
     return cls(**{name: row[name] if decode is None else decode(row[name]) for name, decode in _decoders(cls)})
 
@@ -309,12 +314,15 @@ def _timestamp(value: Optional[int], what: str) -> int:
 
 
 class StateDB:
-    """The state DB at ``path``.
+    """The state DB that ``target`` names: an SQLite file's path, or a ``postgresql://`` URL.
 
-    Opening for writing creates the file and migrates its schema forward;
-    ``readonly=True`` never writes and refuses a missing or outdated DB.
-    ``busy_timeout`` bounds SQLite's own waits, ``lock_timeout`` the wait
-    for another writer's lock (both in seconds).
+    Opening for writing creates the DB (SQLite: the file) and migrates its
+    schema forward; ``readonly=True`` never writes and refuses a missing or
+    outdated DB.  ``busy_timeout`` bounds the engine's own waits (SQLite:
+    a busy file; PostgreSQL: connecting), ``lock_timeout`` the wait for
+    another writer's lock (both in seconds).  ``name`` is what messages
+    call the DB (a URL's password masked); ``path`` is the SQLite file
+    (None for another engine).
     """
 
     def __init__(
@@ -325,200 +333,104 @@ class StateDB:
         busy_timeout: float = 30.0,
         lock_timeout: float = 120.0,
     ) -> None:
-        self.path = Path(path)
+        target = os.fspath(path)
         self.readonly = readonly
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
-        self._busy_timeout = busy_timeout
         self._depth = 0
-        # Set when read as immutable: what the file looked like, checked again on close.
-        self._stamp: Optional[Tuple[int, ...]] = None
-        self._conn = self._connect()
+        self._shared = False
+        self._backend = backends.for_target(target)(
+            target, readonly=readonly, busy_timeout=busy_timeout, lock_timeout=lock_timeout
+        )
+        self.name = self._backend.name
+        self.engine = self._backend.engine
+        self.path: Optional[Path] = getattr(self._backend, "path", None)
+        self._conn = self._backend.conn
         try:
             self.schema_version = self._check_schema()
         except BaseException:
-            self._conn.close()
+            self._backend.close(checked=False)
             raise
 
-    # -- connection, lock, schema -------------------------------------------------
+    @staticmethod
+    def exists(target: Union[str, "os.PathLike[str]"]) -> bool:
+        """Whether ``target`` holds a state DB already (check mode starts from nothing when not)."""
+        return backends.for_target(target).exists(os.fspath(target))
 
-    def _connect(self) -> sqlite3.Connection:
-        if self.readonly:
-            if not self.path.is_file():
-                raise InputError(
-                    f"state DB {self.path} does not exist: it is created by the first poll "
-                    "(distroforge.openstack.source_poll)"
-                )
-            target, uri = self._readonly_uri(), True
-        else:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise InputError(f"state DB {self.path}: cannot create its directory: {exc.strerror}") from exc
-            target, uri = str(self.path), False
-            self._keep_private()
-        try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the
-            # sqlite3 module never opens a transaction behind our back.
-            conn = sqlite3.connect(target, uri=uri, timeout=self._busy_timeout, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            # FULL: fsync the WAL at every commit; NORMAL would lose the last
-            # commits on power loss.
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.OperationalError as exc:
-            raise InputError(f"state DB {self.path}: cannot open ({exc}): check the path and its permissions") from exc
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"state DB {self.path} is not an SQLite database ({exc}): move it aside") from exc
-        return conn
-
-    def _side_files(self) -> List[Path]:
-        return [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-journal")]
-
-    def _file_stamp(self) -> Tuple[int, ...]:
-        info = self.path.stat()
-        return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-    def _readonly_uri(self) -> str:
-        """The URI that reads the DB without leaving a trace (check mode and queries must change nothing).
-
-        SQLite's read-only mode still creates ``-wal`` and ``-shm`` beside a
-        WAL database, and cannot remove them afterwards.  When there is no
-        ``-wal`` (nor a rollback ``-journal``), every committed change is in
-        the database file itself, so it is read as ``immutable``: no side
-        file, no lock.  A writer that starts meanwhile only appends to a new
-        WAL, which leaves our snapshot consistent; one that checkpoints into
-        the file changes its stamp, which :meth:`close` reports.  When a
-        ``-wal`` exists, a writer is active (or crashed): the side files are
-        there already and ordinary read-only mode shares them.
-        """
-        path = quote(str(self.path.resolve()))
-        if any(side.exists() for side in self._side_files()):
-            return f"file:{path}?mode=ro"
-        self._stamp = self._file_stamp()
-        return f"file:{path}?mode=ro&immutable=1"
-
-    def _keep_private(self) -> None:
-        """Create the DB file readable by its owner only, and take back wider modes.
-
-        It will hold API users' password hashes: its mode must not depend on
-        the umask of whoever ran first. SQLite gives its WAL and shared-memory
-        files the mode of the database file.
-        """
-        try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-            info = self.path.stat()
-            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
-                self.path.chmod(0o600)
-        except OSError as exc:
-            raise InputError(
-                f"state DB {self.path}: cannot create it ({exc.strerror}): check the path and its permissions"
-            ) from exc
+    # -- schema and transactions ----------------------------------------------------------
 
     def _check_schema(self) -> int:
-        try:
-            version = schema.user_version(self._conn)
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"state DB {self.path} is not an SQLite database ({exc}): move it aside") from exc
+        version = self._backend.read_version()
         if version > schema.SCHEMA_VERSION:
             raise InputError(
-                f"state DB {self.path} has schema version {version} but this collection knows only up to "
+                f"state DB {self.name} has schema version {version} but this collection knows only up to "
                 f"{schema.SCHEMA_VERSION}: upgrade the distroforge.openstack collection"
             )
         if self.readonly:
             if version < schema.SCHEMA_VERSION:
                 raise InputError(
-                    f"state DB {self.path} has schema version {version}, this collection needs "
+                    f"state DB {self.name} has schema version {version}, this collection needs "
                     f"{schema.SCHEMA_VERSION}: run a poll (distroforge.openstack.source_poll) to migrate it"
                 )
             return version
-        if version == schema.SCHEMA_VERSION and str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal":
+        if version == schema.SCHEMA_VERSION and self._backend.ready_for_writes():
             # The usual case: nothing to change, so do not queue behind a writer.
             return version
-        with self._flock():
-            # WAL is what lets readers run beside the writer; the mode is
-            # stored in the file, and switching needs no open transaction.
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise InputError(
-                    f"state DB {self.path}: the filesystem refused WAL mode (got {mode}): put the DB on a local disk"
-                )
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Read again under the lock: another process may have migrated.
-                _old, version = schema.migrate(self._conn)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+        with self._backend.migration():
+            # Read again under the lock: another process may have migrated.
+            _old, version = schema.migrate(self._conn, dialect=type(self._backend))
         return version
 
-    def _flock(self) -> ContextManager[None]:
-        """The exclusive writer lock on ``<db>.lock`` (released by the kernel if we die)."""
-        return exclusive_lock(
-            self.lock_path,
-            self.lock_timeout,
-            busy=lambda: StateDBBusy(
-                f"state DB {self.path}: another writer held {self.lock_path} for more than "
-                f"{self.lock_timeout:.0f} s: wait for it to finish or find the stuck process"
-            ),
-            cannot_open=lambda exc: InputError(f"state DB lock {self.lock_path}: cannot open: {exc.strerror}"),
-        )
-
     @contextmanager
-    def writer(self) -> Iterator[sqlite3.Connection]:
-        """Run the block as the one writer: commit on success, roll back on any exception.
+    def writer(self, *, shared: bool = False) -> Iterator[Any]:
+        """Run the block as a writer: commit on success, roll back on any exception.
 
-        Nested ``writer()`` blocks join the outermost transaction.
+        The block runs alone: no other writer changes the DB until it ends,
+        so what it reads stays true while it decides.  ``shared=True`` is
+        for a block that is safe beside other shared ones by itself (it
+        changes one row read with ``FOR UPDATE`` - :attr:`for_update` - or
+        inserts under a unique key): PostgreSQL runs those at once, SQLite
+        one at a time as every writer.  Nested blocks join the outermost
+        transaction; an exclusive block cannot nest in a shared one.
         """
         if self.readonly:
-            raise InputError(f"state DB {self.path} is opened read-only: open it with readonly=False to write")
+            raise InputError(f"state DB {self.name} is opened read-only: open it with readonly=False to write")
         if self._depth:
+            if self._shared and not shared:
+                raise RuntimeError("state DB: an exclusive writer() block cannot nest in a shared one")
             self._depth += 1
             try:
                 yield self._conn
             finally:
                 self._depth -= 1
             return
-        with self._flock():
-            # IMMEDIATE takes SQLite's write lock now, so even a writer that
-            # ignores our flock (sqlite3 CLI) cannot interleave.
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
+        with self._backend.write_transaction(shared=shared):
+            self._depth, self._shared = 1, shared
             try:
                 yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
             finally:
-                self._depth = 0
+                self._depth, self._shared = 0, False
+
+    @property
+    def for_update(self) -> str:
+        """What ends a SELECT of the row a shared writer is about to change (`` FOR UPDATE`` or nothing)."""
+        return self._backend.for_update
 
     @contextmanager
-    def reader(self) -> Iterator[sqlite3.Connection]:
+    def reader(self) -> Iterator[Any]:
         """One consistent snapshot for several SELECTs (never blocks on a writer).
 
         Nested blocks, and the methods of this class called inside one, join
         the outer snapshot: an API request reads one state of the DB.
         """
-        if self._depth or self._conn.in_transaction:
+        if self._depth or self._backend.in_transaction:
             yield self._conn
             return
-        self._conn.execute("BEGIN")
-        try:
+        with self._backend.read_transaction():
             yield self._conn
-        finally:
-            if self._conn.in_transaction:
-                self._conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection; raise StateDBBusy if a writer changed the file under an immutable read."""
-        self._conn.close()
-        if self._stamp is not None and self._file_stamp() != self._stamp:
-            raise StateDBBusy(f"state DB {self.path}: a writer changed it while it was being read; run the task again")
+        self._backend.close()
 
     def __enter__(self) -> "StateDB":
         return self
@@ -527,11 +439,11 @@ class StateDB:
         if exc_type is None:
             self.close()
         else:  # the block's own error is the one to report
-            self._conn.close()
+            self._backend.close(checked=False)
 
     def integrity_check(self) -> str:
-        """Return SQLite's ``PRAGMA integrity_check`` verdict (``ok`` when healthy)."""
-        return "; ".join(str(row[0]) for row in self._conn.execute("PRAGMA integrity_check"))
+        """Return the engine's verdict on the DB (SQLite's ``PRAGMA integrity_check``): ``ok`` when healthy."""
+        return self._backend.integrity_check()
 
     # -- projects ---------------------------------------------------------------------
 
@@ -547,7 +459,7 @@ class StateDB:
     ) -> Tuple[ProjectRecord, bool]:
         """Create or update a package; returns the record and whether anything changed."""
         if not isinstance(project, str) or not project.strip():
-            raise InputError(f"state DB {self.path}: project name must be a non-empty string, got {project!r}")
+            raise InputError(f"state DB {self.name}: project name must be a non-empty string, got {project!r}")
         stamp = _timestamp(now, "project timestamp")
         wanted = (component, upstream, distgit, json.dumps(list(maintainers)))
         with self.writer() as conn:
@@ -595,7 +507,7 @@ class StateDB:
         """
         items = [change if isinstance(change, NewCommit) else self._new_commit(change) for change in changes]
         for index, item in enumerate(items):
-            item.validate(f"state DB {self.path}: queued commit #{index} ({getattr(item, 'project', '?')})")
+            item.validate(f"state DB {self.name}: queued commit #{index} ({getattr(item, 'project', '?')})")
         if not items:
             return []
         stamp = _now()
@@ -608,7 +520,8 @@ class StateDB:
                     " ON CONFLICT (project) DO NOTHING",
                     (item.project, item.component, dt_queued, dt_queued),
                 )
-                cursor = conn.execute(
+                commit_id = self._backend.insert_id(
+                    conn,
                     "INSERT INTO commits (project, release, commit_hash, distro_hash, commit_branch, distgit_branch,"
                     " dt_commit, dt_distgit, author, subject, component, status, dt_queued)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -629,19 +542,19 @@ class StateDB:
                         dt_queued,
                     ),
                 )
-                if cursor.rowcount == 1:
-                    new_ids.append(cursor.lastrowid)
+                if commit_id is not None:
+                    new_ids.append(commit_id)
             return [self._get(conn, commit_id) for commit_id in new_ids]
 
     def _new_commit(self, change: Mapping[str, Any]) -> NewCommit:
         names = {field.name for field in dataclasses.fields(NewCommit)}
         unknown = sorted(set(change) - names)
         if unknown:
-            raise InputError(f"state DB {self.path}: queued commit has unknown field(s) {', '.join(unknown)}")
+            raise InputError(f"state DB {self.name}: queued commit has unknown field(s) {', '.join(unknown)}")
         try:
             return NewCommit(**change)
         except TypeError as exc:
-            raise InputError(f"state DB {self.path}: queued commit {dict(change)!r} is incomplete: {exc}") from exc
+            raise InputError(f"state DB {self.name}: queued commit {dict(change)!r} is incomplete: {exc}") from exc
 
     # -- build lifecycle ----------------------------------------------------------------
 
@@ -651,9 +564,10 @@ class StateDB:
         Atomic across processes: of concurrent claims exactly one wins.
         """
         if not isinstance(builder, str) or not builder.strip():
-            raise InputError(f"state DB {self.path}: builder must be a non-empty string, got {builder!r}")
+            raise InputError(f"state DB {self.name}: builder must be a non-empty string, got {builder!r}")
         stamp = _timestamp(now, "claim timestamp")
-        with self.writer() as conn:
+        # Shared: the UPDATE's own WHERE decides, and the engine re-checks it after a concurrent claim.
+        with self.writer(shared=True) as conn:
             cursor = conn.execute(
                 "UPDATE commits SET status = ?, builder = ?, dt_started = ? WHERE id = ? AND status IN (?, ?)",
                 (BUILDING, builder, stamp, commit_id, QUEUED, RETRY),
@@ -679,16 +593,16 @@ class StateDB:
         ``log_url`` is the build log's URL or path on the repo server.
         """
         if status not in (SUCCESS, FAILED, RETRY):
-            raise InputError(f"state DB {self.path}: build status must be SUCCESS, FAILED or RETRY, got {status!r}")
+            raise InputError(f"state DB {self.name}: build status must be SUCCESS, FAILED or RETRY, got {status!r}")
         stamp = _timestamp(dt_build, "dt_build")
         artifact_list = list(artifacts)
         if not all(isinstance(item, str) for item in artifact_list):
-            raise InputError(f"state DB {self.path}: artifacts must be a list of strings (file names or paths)")
-        with self.writer() as conn:
-            current = self._get(conn, commit_id)
+            raise InputError(f"state DB {self.name}: artifacts must be a list of strings (file names or paths)")
+        with self.writer(shared=True) as conn:
+            current = self._get(conn, commit_id, lock=True)
             if current.status != BUILDING:
                 raise InputError(
-                    f"state DB {self.path}: commit {commit_id} ({current.project} {current.commit_hash[:7]}) is "
+                    f"state DB {self.name}: commit {commit_id} ({current.project} {current.commit_hash[:7]}) is "
                     f"{current.status}, not BUILDING: claim it before finishing it"
                 )
             conn.execute(
@@ -720,8 +634,8 @@ class StateDB:
         return self._add_flag(commit_id, FLAG_PURGED)
 
     def _add_flag(self, commit_id: int, flag: int) -> bool:
-        with self.writer() as conn:
-            current = self._get(conn, commit_id)
+        with self.writer(shared=True) as conn:
+            current = self._get(conn, commit_id, lock=True)
             if current.flags & flag:
                 return False
             conn.execute("UPDATE commits SET flags = flags | ? WHERE id = ?", (flag, commit_id))
@@ -844,7 +758,8 @@ class StateDB:
             rows = conn.execute(
                 "SELECT * FROM (SELECT *, ROW_NUMBER() OVER"
                 f" (PARTITION BY project ORDER BY {_NEWEST_FIRST}) AS newest"
-                " FROM commits WHERE release = ? AND status = ? AND id <= ? AND project != ?) WHERE newest = 1",
+                " FROM commits WHERE release = ? AND status = ? AND id <= ? AND project != ?) AS ranked"
+                " WHERE newest = 1",
                 (record.release, SUCCESS, record.id, record.project),
             ).fetchall()
         found = {str(row["project"]): _record(CommitRecord, row) for row in rows}
@@ -869,21 +784,21 @@ class StateDB:
             row = conn.execute(f"SELECT * FROM commits WHERE {where} ORDER BY {_NEWEST_FIRST} LIMIT 1", args).fetchone()
             if row is None:
                 raise RecheckRefused(
-                    f"state DB {self.path}: {project} has no build to recheck (none recorded, or it is already"
+                    f"state DB {self.name}: {project} has no build to recheck (none recorded, or it is already"
                     " marked RETRY); check the package name",
                     "none",
                 )
             record = _record(CommitRecord, row)
             if record.status == SUCCESS:
                 raise RecheckRefused(
-                    f"state DB {self.path}: {project}'s last build {record.repo_hash} succeeded; only a failed"
+                    f"state DB {self.name}: {project}'s last build {record.repo_hash} succeeded; only a failed"
                     " build can be rechecked",
                     "succeeded",
                     record,
                 )
             if record.status != FAILED:
                 raise RecheckRefused(
-                    f"state DB {self.path}: {project}'s commit {record.repo_hash} is {record.status}; wait for"
+                    f"state DB {self.name}: {project}'s commit {record.repo_hash} is {record.status}; wait for"
                     " the build",
                     "building",
                     record,
@@ -918,7 +833,7 @@ class StateDB:
         ``distro_hash`` may be a prefix (DLRN's repo names carry 8 characters).
         """
         if status is not None and status not in STATUSES:
-            raise InputError(f"state DB {self.path}: status must be one of {', '.join(STATUSES)}, got {status!r}")
+            raise InputError(f"state DB {self.name}: status must be one of {', '.join(STATUSES)}, got {status!r}")
         clauses: List[str] = []
         args: List[Any] = []
         for column, value in (("project", project), ("status", status), ("release", release)):
@@ -959,12 +874,14 @@ class StateDB:
         are history: a job voting again adds a row, the newest wins.
         """
         if not isinstance(job_id, str) or not job_id.strip():
-            raise InputError(f"state DB {self.path}: vote job_id must be a non-empty string, got {job_id!r}")
+            raise InputError(f"state DB {self.name}: vote job_id must be a non-empty string, got {job_id!r}")
         stamp = _timestamp(timestamp, "vote timestamp")
-        with self.writer() as conn:
+        # Shared: a vote is a new row; the commit it names is never deleted.
+        with self.writer(shared=True) as conn:
             canonical, commit_id = self._resolve(conn, ref_hash, aggregate, commit_id)
-            cursor = conn.execute(
-                "INSERT INTO votes (ref_hash, aggregate, commit_id, job_id, success, in_progress, url, notes, user,"
+            vote_id = self._backend.insert_id(
+                conn,
+                'INSERT INTO votes (ref_hash, aggregate, commit_id, job_id, success, in_progress, url, notes, "user",'
                 " timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     canonical,
@@ -979,7 +896,7 @@ class StateDB:
                     stamp,
                 ),
             )
-            row = conn.execute("SELECT * FROM votes WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            row = conn.execute("SELECT * FROM votes WHERE id = ?", (vote_id,)).fetchone()
         return _record(VoteRecord, row)
 
     def votes(self, ref_hash: str, *, aggregate: bool = False) -> List[VoteRecord]:
@@ -1066,18 +983,20 @@ class StateDB:
         """
         if not isinstance(label, str) or not _LABEL.match(label) or label in RESERVED_LABELS:
             raise InputError(
-                f"state DB {self.path}: promotion label {label!r} is not usable: use letters, digits, '.', '_', '-'"
+                f"state DB {self.name}: promotion label {label!r} is not usable: use letters, digits, '.', '_', '-'"
                 f" and none of {', '.join(RESERVED_LABELS)}"
             )
         stamp = _timestamp(timestamp, "promotion timestamp")
+        # Exclusive: promotion ids then follow commit order, which promotions_after's marks rely on.
         with self.writer() as conn:
             canonical, commit_id = self._resolve(conn, ref_hash, aggregate, commit_id)
-            cursor = conn.execute(
-                "INSERT INTO promotions (ref_hash, aggregate, commit_id, label, user, timestamp, component,"
+            promotion_id = self._backend.insert_id(
+                conn,
+                'INSERT INTO promotions (ref_hash, aggregate, commit_id, label, "user", timestamp, component,'
                 " aggregate_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (canonical, int(aggregate), commit_id, label, user, stamp, component, aggregate_hash),
             )
-            row = conn.execute("SELECT * FROM promotions WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            row = conn.execute("SELECT * FROM promotions WHERE id = ?", (promotion_id,)).fetchone()
         return _record(PromotionRecord, row)
 
     def promotions(
@@ -1124,7 +1043,7 @@ class StateDB:
             args = list(labels)
         sql = (
             "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY label ORDER BY timestamp DESC, id DESC)"
-            f" AS newest FROM promotions{where}) WHERE newest = 1 ORDER BY label"
+            f" AS newest FROM promotions{where}) AS ranked WHERE newest = 1 ORDER BY label"
         )
         with self.reader() as conn:
             rows = conn.execute(sql, args).fetchall()
@@ -1159,7 +1078,7 @@ class StateDB:
             "SELECT id, previous_id FROM (SELECT id, status, dt_build, LAG(id) OVER w AS previous_id,"
             f" LAG(status) OVER w AS previous_status FROM commits WHERE {finished} AND (release, project) IN"
             f" (SELECT release, project FROM commits WHERE {finished} AND dt_build >= ?)"
-            " WINDOW w AS (PARTITION BY release, project ORDER BY dt_commit, COALESCE(dt_distgit, 0), id))"
+            " WINDOW w AS (PARTITION BY release, project ORDER BY dt_commit, COALESCE(dt_distgit, 0), id)) AS ordered"
             " WHERE dt_build >= ? AND ((previous_status IS NULL AND status = ?) OR previous_status != status)"
             " ORDER BY dt_build, id"
         )
@@ -1216,9 +1135,10 @@ class StateDB:
         """
         for name, value in (("event_id", event_id), ("channel", channel), ("kind", kind)):
             if not isinstance(value, str) or not value.strip():
-                raise InputError(f"state DB {self.path}: notification {name} must be a non-empty string, got {value!r}")
+                raise InputError(f"state DB {self.name}: notification {name} must be a non-empty string, got {value!r}")
         stamp = _timestamp(now, "notification time")
-        with self.writer() as conn:
+        # Shared: the primary key lets one insert win; a retake's UPDATE checks the state itself.
+        with self.writer(shared=True) as conn:
             cursor = conn.execute(
                 "INSERT INTO notifications (event_id, channel, state, kind, subject, recipients, dt_claimed)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, channel) DO NOTHING",
@@ -1238,7 +1158,7 @@ class StateDB:
     def confirm_notification(self, event_id: str, channel: str, *, now: Optional[int] = None) -> None:
         """Record that the claimed message went out (SENT)."""
         stamp = _timestamp(now, "notification time")
-        with self.writer() as conn:
+        with self.writer(shared=True) as conn:
             conn.execute(
                 "UPDATE notifications SET state = ?, dt_sent = ? WHERE event_id = ? AND channel = ?",
                 (NOTIFICATION_SENT, stamp, event_id, channel),
@@ -1246,7 +1166,7 @@ class StateDB:
 
     def release_notification(self, event_id: str, channel: str) -> None:
         """Give back a claim whose message did not go out, so the next run sends it."""
-        with self.writer() as conn:
+        with self.writer(shared=True) as conn:
             conn.execute(
                 "DELETE FROM notifications WHERE event_id = ? AND channel = ? AND state = ?",
                 (event_id, channel, NOTIFICATION_SENDING),
@@ -1254,10 +1174,12 @@ class StateDB:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _get(self, conn: sqlite3.Connection, commit_id: int) -> CommitRecord:
-        row = conn.execute("SELECT * FROM commits WHERE id = ?", (commit_id,)).fetchone()
+    def _get(self, conn: Any, commit_id: int, *, lock: bool = False) -> CommitRecord:
+        """The commit ``commit_id``; ``lock``: locked until the transaction ends (a shared writer will change it)."""
+        sql = "SELECT * FROM commits WHERE id = ?" + (self.for_update if lock else "")
+        row = conn.execute(sql, (commit_id,)).fetchone()
         if row is None:
-            raise InputError(f"state DB {self.path}: no commit with id {commit_id!r}")
+            raise InputError(f"state DB {self.name}: no commit with id {commit_id!r}")
         return _record(CommitRecord, row)
 
     def _select(self, sql: str, args: Sequence[Any], limit: Optional[int]) -> List[CommitRecord]:
@@ -1279,22 +1201,22 @@ class StateDB:
         sql = (
             "SELECT * FROM (SELECT *, ROW_NUMBER() OVER"
             f" (PARTITION BY release, project ORDER BY {_NEWEST_FIRST}) AS newest"
-            f" FROM commits WHERE {where}) WHERE newest = 1 ORDER BY release, project"
+            f" FROM commits WHERE {where}) AS ranked WHERE newest = 1 ORDER BY release, project"
         )
         return self._select(sql, args, None)
 
     def _resolve(
-        self, conn: sqlite3.Connection, ref_hash: str, aggregate: bool, commit_id: Optional[int] = None
+        self, conn: Any, ref_hash: str, aggregate: bool, commit_id: Optional[int] = None
     ) -> Tuple[str, Optional[int]]:
         """Return the canonical hash and commit id a vote or promotion refers to."""
         if not isinstance(ref_hash, str) or not ref_hash.strip():
-            raise InputError(f"state DB {self.path}: hash must be a non-empty string, got {ref_hash!r}")
+            raise InputError(f"state DB {self.name}: hash must be a non-empty string, got {ref_hash!r}")
         if aggregate:
             return ref_hash, None
         if commit_id is not None:
             named = self._get(conn, commit_id)
             if not named.repo_hash.startswith(ref_hash):
-                raise InputError(f"state DB {self.path}: commit {commit_id} is {named.repo_hash}, not {ref_hash}")
+                raise InputError(f"state DB {self.name}: commit {commit_id} is {named.repo_hash}, not {ref_hash}")
             return named.repo_hash, named.id
         commit_hash, _sep, distgit_prefix = ref_hash.partition("_")
         sql = "SELECT * FROM commits WHERE commit_hash = ?"
@@ -1305,7 +1227,7 @@ class StateDB:
         row = conn.execute(f"{sql} ORDER BY id DESC LIMIT 1", args).fetchone()
         if row is None:
             raise InputError(
-                f"state DB {self.path}: no commit {ref_hash}: name a built commit as <commit_hash>_<distgit8>"
+                f"state DB {self.name}: no commit {ref_hash}: name a built commit as <commit_hash>_<distgit8>"
                 " or pass aggregate=true for an aggregate hash"
             )
         record = _record(CommitRecord, row)

@@ -1,11 +1,15 @@
 """Schema of the state DB as a list of forward migrations.
 
-``PRAGMA user_version`` holds the number of the last migration applied.  A
-migration is never edited once released: changes go into a new one, so a DB
-created by any older collection can be brought forward step by step.  Each
-step runs inside the caller's write transaction together with the version
-bump, so a crash leaves the DB at the old version or the new one, never
-between.
+The DB records the number of the last migration applied (SQLite's ``PRAGMA
+user_version``; a one-row table in PostgreSQL).  A migration is never
+edited once released: changes go into a new one, so a DB created by any
+older collection can be brought forward step by step.  Each step runs
+inside the caller's write transaction together with the version bump, so a
+crash leaves the DB at the old version or the new one, never between.
+
+The statements are written in SQLite's dialect, the embedded default, and
+run as they are there; every other backend turns them into its own
+(``Backend.ddl``), so there is one list of migrations for every engine.
 
 Column names follow DLRN's data model where it has a word for the thing
 (``commit_hash``, ``distro_hash``, ``dt_commit``, ``dt_build``, ``status``,
@@ -18,8 +22,13 @@ packaging commit ``distgit_hash``; migration 5 renames it to DLRN's
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Dict, Tuple
+import re
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
+
+from .backends.sqlite import SQLiteBackend
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
 
 # Build states of a commit.  QUEUED and RETRY wait for a builder, BUILDING is
 # claimed by one, SUCCESS and FAILED are final for that commit.
@@ -185,24 +194,36 @@ _V6 = (
 
 MIGRATIONS: Dict[int, Tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
+_CREATE_TABLE = re.compile(r"\s*CREATE TABLE (\w+)")
 
 
-def user_version(conn: sqlite3.Connection) -> int:
-    """Return the schema version recorded in the DB (0 for a new file)."""
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+def tables() -> Tuple[str, ...]:
+    """The tables the migrations create, in order."""
+    return tuple(
+        match.group(1)
+        for version in sorted(MIGRATIONS)
+        for statement in MIGRATIONS[version]
+        for match in [_CREATE_TABLE.match(statement)]
+        if match
+    )
 
 
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> Tuple[int, int]:
-    """Apply the migrations after the DB's version up to ``target``.
+def user_version(conn: Any, dialect: Optional[Type["Backend"]] = None) -> int:
+    """Return the schema version recorded in the DB (0 for a new one); ``dialect`` defaults to SQLite's."""
+    return (dialect or SQLiteBackend).user_version(conn)
 
-    The caller owns the transaction (``BEGIN IMMEDIATE``): DDL and the
-    ``user_version`` bump are transactional in SQLite, so they commit or
+
+def migrate(conn: Any, target: int = SCHEMA_VERSION, dialect: Optional[Type["Backend"]] = None) -> Tuple[int, int]:
+    """Apply the migrations after the DB's version up to ``target``, in ``dialect`` (SQLite's by default).
+
+    The caller owns the transaction (SQLite: ``BEGIN IMMEDIATE``): DDL and
+    the version bump are transactional in both engines, so they commit or
     roll back together.  Returns ``(old_version, new_version)``.
     """
-    old = user_version(conn)
+    dialect = dialect or SQLiteBackend
+    old = dialect.user_version(conn)
     for version in range(old + 1, target + 1):
         for statement in MIGRATIONS[version]:
-            conn.execute(statement)
-        # PRAGMA takes no bound parameters; version is an int from our table.
-        conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute(dialect.ddl(statement))
+        dialect.set_user_version(conn, version)
     return old, max(old, target)

@@ -269,7 +269,7 @@ def find_build(db: StateDB, repo_hash: str, what: str) -> CommitRecord:
     record = db.commit(commit_hash, prefix or None) if commit_hash else None
     if record is None:
         raise InputError(
-            f"{what}: no build {repo_hash!r} in the state DB {db.path}; give a repo hash build_status lists"
+            f"{what}: no build {repo_hash!r} in the state DB {db.name}; give a repo hash build_status lists"
             " (<commit_hash>_<distro_hash[:8]>)"
         )
     return record
@@ -380,7 +380,7 @@ def plan_build(
         failing = {item.project: item for item in db.ftbfs(release=release)}
         if project not in failing:
             raise InputError(
-                f"project: {project} ({release}) does not fail to build in the state DB {db.path}; give"
+                f"project: {project} ({release}) does not fail to build in the state DB {db.name}; give"
                 " good and bad repo hashes to bisect something else"
             )
         item = failing[project]
