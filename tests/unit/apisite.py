@@ -31,11 +31,13 @@ def basic(username: str, password: str) -> dict[str, str]:
 class Site:
     """State DB + repos/ + the API over them, driven through Werkzeug's test client."""
 
-    def __init__(self, tmp_path: Path, *, use_components: bool = False) -> None:
+    def __init__(self, tmp_path: Path, *, use_components: bool = False, db: str | Path | None = None) -> None:
+        """``db``: the state DB (the ``statedb_target`` fixture's value); an SQLite file in ``tmp_path`` by default."""
         self.tmp = tmp_path
-        self.db = StateDB(tmp_path / "state.db")
+        target = db if db is not None else tmp_path / "state.db"
+        self.db = StateDB(target)
         self.config = ApiConfig(
-            db=tmp_path / "state.db",
+            db=target,
             repos_dir=tmp_path / "repos",
             baseurl=BASEURL,
             use_components=use_components,

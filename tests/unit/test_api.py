@@ -26,8 +26,8 @@ NOW = int(time.time())
 
 
 @pytest.fixture
-def site(tmp_path):
-    return Site(tmp_path)
+def site(tmp_path, statedb_target):
+    return Site(tmp_path, db=statedb_target)
 
 
 def hashes(record) -> dict:
@@ -299,8 +299,8 @@ def test_last_tested_repo_follows_dlrn_rules(site):
     }
 
 
-def test_last_tested_repo_skips_consistent_first_and_filters_components(tmp_path):
-    site = Site(tmp_path, use_components=True)
+def test_last_tested_repo_skips_consistent_first_and_filters_components(tmp_path, statedb_target):
+    site = Site(tmp_path, use_components=True, db=statedb_target)
     tooling, compute = site.build("a", component="tooling"), site.build("b", component="compute")
     site.vote(tooling, "tempest", True, NOW - 100)
     site.db.record_vote(compute.repo_hash, "consistent", True, timestamp=NOW - 10)
@@ -429,8 +429,8 @@ def test_promote_batch_is_all_or_nothing(site):
         assert status == 400 and answer["message"], body
 
 
-def test_promote_batch_with_components_recomputes_the_aggregate(tmp_path):
-    site = Site(tmp_path, use_components=True)
+def test_promote_batch_with_components_recomputes_the_aggregate(tmp_path, statedb_target):
+    site = Site(tmp_path, use_components=True, db=statedb_target)
     tooling, compute = site.build("a", component="tooling"), site.build("b", component="compute")
     batch = [{**hashes(tooling), "promote_name": "tested"}, {**hashes(compute), "promote_name": "tested"}]
     status, answer = site.post("/api/promote-batch", batch)
@@ -445,8 +445,8 @@ def test_promote_batch_with_components_recomputes_the_aggregate(tmp_path):
     assert [row["component"] for row in site.get("/api/promotions", component="tooling")[1]] == ["tooling"]
 
 
-def test_concurrent_promotions_of_one_label_serialize_and_agree(tmp_path):
-    site = Site(tmp_path)
+def test_concurrent_promotions_of_one_label_serialize_and_agree(tmp_path, statedb_target):
+    site = Site(tmp_path, db=statedb_target)
     builds = [site.build(f"p{i}") for i in range(6)]
 
     # Waiting is what the turns are about: a loaded machine must not turn them into 503s.
@@ -471,9 +471,9 @@ def test_concurrent_promotions_of_one_label_serialize_and_agree(tmp_path):
     assert site.label("race").endswith(rows[0].ref_hash)
 
 
-def test_promotions_queued_on_the_lock_record_rows_in_the_order_links_move(tmp_path, monkeypatch):
+def test_promotions_queued_on_the_lock_record_rows_in_the_order_links_move(tmp_path, monkeypatch, statedb_target):
     """A promotion's time is taken once it holds the lock: waiting behind others must not date it before them."""
-    site = Site(tmp_path)
+    site = Site(tmp_path, db=statedb_target)
     builds = [site.build(f"q{i}") for i in range(8)]
     config = dataclasses.replace(site.config, lock_timeout=120.0)
     ticks = itertools.count(1_800_000_000)
@@ -515,8 +515,8 @@ def test_a_promotion_waiting_too_long_for_the_lock_answers_503(site):
     assert site.label("busy") is None and site.db.promotions() == []
 
 
-def test_concurrent_votes_are_all_recorded(tmp_path):
-    site = Site(tmp_path)
+def test_concurrent_votes_are_all_recorded(tmp_path, statedb_target):
+    site = Site(tmp_path, db=statedb_target)
     record = site.build()
     config = dataclasses.replace(site.config, lock_timeout=120.0)
 

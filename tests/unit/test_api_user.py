@@ -60,8 +60,8 @@ def test_usernames_are_checked():
             users.check_username(bad)
 
 
-def test_authenticator_caches_a_login_until_the_hash_changes(tmp_path, monkeypatch):
-    db = StateDB(tmp_path / "state.db")
+def test_authenticator_caches_a_login_until_the_hash_changes(statedb_target, monkeypatch):
+    db = StateDB(statedb_target)
     users.set_user(db, "ci", "first")
     calls = []
     real = passwords.verify
@@ -77,8 +77,8 @@ def test_authenticator_caches_a_login_until_the_hash_changes(tmp_path, monkeypat
     assert not auth.check(db, "nobody", "x")
 
 
-def test_set_user_is_idempotent_and_on_create_keeps_passwords(tmp_path):
-    db = StateDB(tmp_path / "state.db")
+def test_set_user_is_idempotent_and_on_create_keeps_passwords(statedb_target):
+    db = StateDB(statedb_target)
     assert users.set_user(db, "ci", "pw").action == "created"
     stored = users.stored_hash(db, "ci")
     assert users.set_user(db, "ci", "pw") == users.UserChange("ci", False, "unchanged")

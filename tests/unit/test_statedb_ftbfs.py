@@ -18,8 +18,8 @@ def _build(db, project, number, status, *, release="master", notes=None):
 
 
 @pytest.fixture()
-def db(tmp_path):
-    with StateDB(tmp_path / "state.db") as opened:
+def db(statedb_target):
+    with StateDB(statedb_target) as opened:
         opened.upsert_project("nova", maintainers=["nova-core@example.org"])
         yield opened
 

@@ -30,8 +30,8 @@ def test_version_3_migrates_to_4_with_users_and_votes_by_time(tmp_path):
     assert "votes_by_time" in plan
 
 
-def test_queries_inside_one_reader_share_its_snapshot(tmp_path):
-    path = tmp_path / "state.db"
+def test_queries_inside_one_reader_share_its_snapshot(statedb_target):
+    path = statedb_target
     with StateDB(path) as db:
         db.queue([NewCommit("nova", "master", "a" * 40, "b" * 40, 100)])
         with db.reader():

@@ -1,25 +1,24 @@
 """State DB schema 5: the packaging commit is ``distro_hash`` (DLRN's word), data kept across the rename."""
 
 import json
-import sqlite3
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._reproduce import job_from_buildinfo
-from ansible_collections.distroforge.openstack.plugins.module_utils._statedb import schema
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
 
+from .statedbs import at_version
 
-def test_version_4_db_keeps_its_builds_under_distro_hash(tmp_path):
-    path = tmp_path / "state.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    assert schema.migrate(conn, target=4) == (0, 4)
-    conn.execute(
-        "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, dt_distgit, status, dt_queued)"
-        " VALUES ('nova', 'master', ?, ?, 100, 100, 'SUCCESS', 100)",
-        ("a" * 40, "b" * 40),
+
+def test_version_4_db_keeps_its_builds_under_distro_hash(statedb_target):
+    path = statedb_target
+    at_version(
+        path,
+        4,
+        (
+            "INSERT INTO commits (project, release, commit_hash, distgit_hash, dt_commit, dt_distgit, status,"
+            " dt_queued) VALUES ('nova', 'master', ?, ?, 100, 100, 'SUCCESS', 100)",
+            ("a" * 40, "b" * 40),
+        ),
     )
-    conn.execute("COMMIT")
-    conn.close()
     with StateDB(path) as db:
         assert db.schema_version >= 5
         (old,) = db.commits()

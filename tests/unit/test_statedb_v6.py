@@ -1,11 +1,11 @@
 """State DB schema 6: the notifications record, and the build and label history notifications read."""
 
-import sqlite3
-
 import pytest
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb import schema
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
+
+from .statedbs import at_version, index_names
 
 T0 = 1_700_000_000
 
@@ -16,31 +16,28 @@ def _build(db, project, seq, status, *, release="master", notes=None, dt_build=N
     return db.finish(record.id, status, notes=notes, dt_build=dt_build if dt_build is not None else T0 + seq * 100 + 50)
 
 
-def test_version_5_migrates_to_6_with_an_empty_notifications_record(tmp_path):
-    path = tmp_path / "state.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    assert schema.migrate(conn, target=5) == (0, 5)
-    conn.execute(
-        "INSERT INTO commits (project, release, commit_hash, distro_hash, dt_commit, status, dt_queued, dt_build)"
-        " VALUES ('nova', 'master', ?, ?, 100, 'FAILED', 100, 150)",
-        ("a" * 40, "b" * 40),
+def test_version_5_migrates_to_6_with_an_empty_notifications_record(statedb_target):
+    path = statedb_target
+    at_version(
+        path,
+        5,
+        (
+            "INSERT INTO commits (project, release, commit_hash, distro_hash, dt_commit, status, dt_queued, dt_build)"
+            " VALUES ('nova', 'master', ?, ?, 100, 'FAILED', 100, 150)",
+            ("a" * 40, "b" * 40),
+        ),
     )
-    conn.execute("COMMIT")
-    conn.close()
     with StateDB(path) as db:
         assert db.schema_version == schema.SCHEMA_VERSION >= 6
         # the build recorded before the migration is a change (a first build that failed)
         assert [change.build.project for change in db.build_changes(0)] == ["nova"]
         assert db.notifications(["ftbfs/master/nova/x"]) == []
         assert db.claim_notification("ftbfs/master/nova/x", "email", kind="ftbfs", subject="s", now=200)
-    conn = sqlite3.connect(path)
-    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "notifications_by_time" in indexes
+    assert "notifications_by_time" in index_names(path)
 
 
-def test_build_changes_are_the_builds_whose_outcome_differs_from_the_one_before(tmp_path):
-    with StateDB(tmp_path / "state.db") as db:
+def test_build_changes_are_the_builds_whose_outcome_differs_from_the_one_before(statedb_target):
+    with StateDB(statedb_target) as db:
         statuses = ["SUCCESS", "FAILED", "FAILED", "SUCCESS", "SUCCESS", "FAILED"]
         builds = [_build(db, "nova", seq, status) for seq, status in enumerate(statuses)]
         _build(db, "glance", 0, "FAILED")  # a first build that failed
@@ -61,8 +58,8 @@ def test_build_changes_are_the_builds_whose_outcome_differs_from_the_one_before(
         assert [b.status for b in db.finished_builds("nova", "master")] == statuses
 
 
-def test_label_heads_give_each_labels_newest_promotion(tmp_path):
-    with StateDB(tmp_path / "state.db") as db:
+def test_label_heads_give_each_labels_newest_promotion(statedb_target):
+    with StateDB(statedb_target) as db:
         one = _build(db, "nova", 1, "SUCCESS")
         two = _build(db, "nova", 2, "SUCCESS")
         db.record_promotion(one.repo_hash, "tripleo-ci-testing", timestamp=T0 + 1000)
@@ -77,8 +74,8 @@ def test_label_heads_give_each_labels_newest_promotion(tmp_path):
         assert db.label_heads([]) == []
 
 
-def test_a_notification_is_claimed_once_confirmed_or_given_back(tmp_path):
-    with StateDB(tmp_path / "state.db") as db, StateDB(tmp_path / "state.db") as other:
+def test_a_notification_is_claimed_once_confirmed_or_given_back(statedb_target):
+    with StateDB(statedb_target) as db, StateDB(statedb_target) as other:
         args = {"kind": "ftbfs", "subject": "FTBFS: nova", "recipients": ["a@example.org"]}
         assert db.claim_notification("e1", "email", now=100, **args)
         # a second run (another connection) does not get it
