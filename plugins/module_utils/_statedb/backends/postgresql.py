@@ -50,7 +50,7 @@ import re
 import zlib
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..._common.errors import InputError
 from .. import schema
@@ -80,11 +80,11 @@ def masked(target: str) -> str:
     if at and ":" in userinfo:
         netloc = f"{userinfo.split(':', 1)[0]}:********@{hostinfo}"
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(key == "password" for key, _value in pairs):
-            query = urlencode([(key, "********" if key == "password" else value) for key, value in pairs], safe="/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key == "password" for key, _value in pairs):
+        query = urlencode([(key, "********" if key == "password" else value) for key, value in pairs], safe="/*")
+    # Not urlunsplit: it drops the empty host of postgresql:///db (a socket named in the query).
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def _secrets(target: str) -> List[str]:
