@@ -15,8 +15,11 @@ description:
     do for RDO. It installs the repository configuration and its signing key,
     nothing else.
   - DEB - C(/etc/apt/sources.list.d/<reponame>.sources) (deb822, the flat
-    repository at O(baseurl), C(Signed-By) the key) and
-    C(/usr/share/keyrings/<reponame>-archive-keyring.gpg).
+    repository at O(baseurl), C(Signed-By) the key),
+    C(/usr/share/keyrings/<reponame>-archive-keyring.gpg) and
+    C(/etc/apt/preferences.d/<reponame>.pref), which pins the repository
+    (O(origin), O(suite)) at O(priority) above the base distribution, which
+    ships the same OpenStack release at times with higher versions.
   - RPM - C(/etc/yum.repos.d/<reponame>.repo) (C(gpgcheck=1),
     C(repo_gpgcheck=1)) and C(/etc/pki/rpm-gpg/RPM-GPG-KEY-<reponame>).
   - Reproducible - every timestamp is O(source_date_epoch) (by default the
@@ -71,6 +74,22 @@ options:
     description: Maintainer (DEB) and Packager (RPM).
     type: str
     default: distroforge <distroforge@localhost>
+  origin:
+    description:
+      - DEB - the C(Origin) of the repository's C(Release) file, which the pin matches (stages publish C(distroforge)).
+    type: str
+    default: distroforge
+  suite:
+    description:
+      - DEB - the C(Suite) of the repository's C(Release) file, which the pin matches; default C(<release>-release).
+    type: str
+    default: ""
+  priority:
+    description:
+      - DEB - the pin's priority. Above 1000, the repository's packages win even over higher versions of the
+        base distribution. V(0) leaves the pin out.
+    type: int
+    default: 1001
 attributes:
   check_mode:
     support: full
@@ -108,7 +127,10 @@ files:
   returned: always
   type: list
   elements: str
-  sample: [/etc/apt/sources.list.d/distroforge-zed.sources, /usr/share/keyrings/distroforge-zed-archive-keyring.gpg]
+  sample:
+    - /etc/apt/preferences.d/distroforge-zed.pref
+    - /etc/apt/sources.list.d/distroforge-zed.sources
+    - /usr/share/keyrings/distroforge-zed-archive-keyring.gpg
 fingerprints:
   description: Fingerprints of the key it installs.
   returned: always
@@ -169,6 +191,9 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
             revision=params["revision"],
             source_date_epoch=params["source_date_epoch"],
             maintainer=params["maintainer"],
+            origin=params["origin"],
+            suite=params["suite"],
+            priority=params["priority"],
         )
     )
     path = os.path.join(params["dest"], built.file_name)
@@ -199,6 +224,9 @@ def main() -> None:
             "revision": {"type": "str", "default": "1"},
             "source_date_epoch": {"type": "int"},
             "maintainer": {"type": "str", "default": "distroforge <distroforge@localhost>"},
+            "origin": {"type": "str", "default": "distroforge"},
+            "suite": {"type": "str", "default": ""},
+            "priority": {"type": "int", "default": 1001},
         },
         required_one_of=[("key_src", "key")],
         mutually_exclusive=[("key_src", "key")],

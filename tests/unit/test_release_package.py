@@ -6,7 +6,8 @@ namespace where the node's ``/etc/apt``, ``/usr/share/keyrings`` and apt's
 state are that root's. RPM: ``rpm -qlp``, then ``dnf --installroot``
 installs it and, through the ``.repo`` it installed, a package from the
 served repository with ``gpgcheck=1`` and ``repo_gpgcheck=1``.
-The full scenario001 + Tempest from the release package is a later step.
+The full scenario001 + Tempest from the release package on a fresh podman node: playbooks/release_install.yml
+(the slow lane's release day).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -79,7 +81,8 @@ def deb_repo(workdir: Path, signer: Signer) -> Path:
     repo = workdir / "deb-repo"
     repo.mkdir()
     shutil.copy2(build_deb(workdir, "python3-alpha", "1.0-1"), repo)
-    debrepo.write_deb_metadata(repo, origin="distroforge", label="distroforge", suite="zed")
+    # as a published release stage says it (release_stage publish): what the package's pin matches
+    debrepo.write_deb_metadata(repo, origin="distroforge", label="distroforge", suite="zed-release")
     signer.clearsign(repo / "Release", repo / "InRelease")
     signer.detach_sign(repo / "Release", armor=False, output=repo / "Release.gpg")
     return repo
@@ -123,6 +126,7 @@ def test_the_deb_holds_the_sources_and_the_keyring(key, signers, tmp_path):
     listing = subprocess.run(["dpkg-deb", "-c", str(package)], check=True, capture_output=True, text=True).stdout
     assert "./etc/apt/sources.list.d/distroforge-zed.sources" in listing
     assert "./usr/share/keyrings/distroforge-zed-archive-keyring.gpg" in listing
+    assert "./etc/apt/preferences.d/distroforge-zed.pref" in listing
     assert all(" root/root " in line for line in listing.splitlines())
     conffiles = subprocess.run(
         ["dpkg-deb", "-f", str(package), "Package", "Version", "Architecture"],
@@ -132,6 +136,8 @@ def test_the_deb_holds_the_sources_and_the_keyring(key, signers, tmp_path):
     ).stdout
     assert conffiles.split() == ["Package:", "distroforge-release-zed", "Version:", "1-1", "Architecture:", "all"]
     assert list(built.fingerprints) == [signers["good"].fingerprint]
+    unpinned = build(key, "deb", priority=0)
+    assert "/etc/apt/preferences.d/distroforge-zed.pref" not in unpinned.files and len(unpinned.files) == 2
 
 
 def test_the_rpm_holds_the_repo_file_and_the_key(key, tmp_path):
@@ -160,6 +166,9 @@ def test_the_rpm_holds_the_repo_file_and_the_key(key, tmp_path):
         ("key", b"not a key", r"^key: give the ASCII-armored public key"),
         ("key", b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n", r"^key: "),
         ("source_date_epoch", -1, r"^source_date_epoch: -1 is negative"),
+        ("origin", "distro forge", r"^origin: 'distro forge' is not valid here"),
+        ("suite", "zed,o=evil", r"^suite: 'zed,o=evil' is not valid here"),
+        ("priority", -1, r"^priority: -1 is not an apt pin priority"),
     ],
 )
 def test_bad_input_is_refused_in_one_line_naming_the_field(key, field, value, expected):
@@ -226,6 +235,8 @@ def test_a_node_with_only_the_deb_verifies_and_reads_the_repository(signers, key
     assert update.returncode == 0 and "W:" not in update.stdout + update.stderr, update.stdout + update.stderr
     policy = _in_node(root, "apt-cache", "policy", "python3-alpha")
     assert "Candidate: 1.0-1" in policy.stdout and url in policy.stdout, policy.stdout
+    # pinned above the base distribution (500), so its versions win where the base's are higher
+    assert re.search(rf"(?m)^\s+1001 {re.escape(url)} \./ Packages$", policy.stdout), policy.stdout
 
 
 def test_a_node_with_only_the_deb_refuses_a_repository_signed_by_another_key(signers, key, serve, tmp_path):

@@ -7,8 +7,12 @@ key, nothing else:
 
 * DEB: ``/etc/apt/sources.list.d/<reponame>.sources`` (deb822, a flat
   repository, ``Signed-By`` the key below - that key only, never the
-  system's trusted keys) and ``/usr/share/keyrings/<reponame>-archive-keyring.gpg``
-  (binary, as Debian's own keyring packages ship them);
+  system's trusted keys), ``/usr/share/keyrings/<reponame>-archive-keyring.gpg``
+  (binary, as Debian's own keyring packages ship them) and
+  ``/etc/apt/preferences.d/<reponame>.pref``, which pins the repository
+  above the base distribution: Debian ships the same OpenStack release, often
+  at a higher version (bookworm's keystone 2:22.0.2-0+deb12u6 sorts above a
+  release's 2:22.0.1-1), and a node must run the release's packages;
 * RPM: ``/etc/yum.repos.d/<reponame>.repo`` (``gpgcheck=1``,
   ``repo_gpgcheck=1``, ``gpgkey`` the key below) and
   ``/etc/pki/rpm-gpg/RPM-GPG-KEY-<reponame>`` (armored, as rpm imports it).
@@ -40,6 +44,9 @@ _VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~]*$")
 _REVISION = re.compile(r"^[A-Za-z0-9.+~]+$")
 _URL = re.compile(r"^(https?|file)://[^\s\"'%]+$")
 _MAINTAINER = re.compile(r"^[^<>\n]+ <[^<>\s]+@[^<>\s]+>$")
+# An apt release field value (Origin, Suite): no spaces, commas or quotes, which would end the pin's clause.
+_PIN_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~-]*$")
+_PIN_CHARS = "letters, digits, '.', '_', '+', '~', '-'"
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 
@@ -57,6 +64,11 @@ class ReleasePackage:
     revision: str = "1"
     source_date_epoch: Optional[int] = None  # default: the key's creation time
     maintainer: str = "distroforge <distroforge@localhost>"
+    # DEB: the repository's Release ``Origin`` and ``Suite`` the pin matches (a published release stage says
+    # ``distroforge`` and ``<release>-release``) and its priority; 0 leaves the pin out.
+    origin: str = "distroforge"
+    suite: str = ""  # default <release>-release
+    priority: int = 1001
 
     @property
     def name(self) -> str:
@@ -67,6 +79,11 @@ class ReleasePackage:
     def repo(self) -> str:
         """The repository's id in the configuration file (and the name of the files)."""
         return self.reponame or f"distroforge-{self.release}"
+
+    @property
+    def pin_suite(self) -> str:
+        """The Suite of the pinned repository's Release file."""
+        return self.suite or f"{self.release}-release"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,10 +107,14 @@ def validate(spec: ReleasePackage) -> List[str]:
         ("version", spec.version, _VERSION, "digits first, then letters, digits, '.', '+', '~' (e.g. 1)"),
         ("revision", spec.revision, _REVISION, "letters, digits, '.', '+', '~' (no '-')"),
         ("maintainer", spec.maintainer, _MAINTAINER, "'Name <address@host>'"),
+        ("origin", spec.origin, _PIN_VALUE, f"the repository's Release Origin: {_PIN_CHARS}"),
+        ("suite", spec.pin_suite, _PIN_VALUE, f"the repository's Release Suite: {_PIN_CHARS}"),
     )
     for field, value, pattern, fix in checks:
         if not pattern.match(value or ""):
             raise InputError(f"{field}: {value!r} is not valid here: write {fix}")
+    if not 0 <= spec.priority <= 9999:
+        raise InputError(f"priority: {spec.priority} is not an apt pin priority here: give 1-9999, or 0 for no pin")
     if spec.fmt not in FORMATS:
         raise InputError(f"format: {spec.fmt!r} is not one of {', '.join(FORMATS)}")
     if openpgp.dearmor(spec.key, "key") == spec.key:
@@ -125,10 +146,21 @@ def contents(spec: ReleasePackage) -> Dict[str, bytes]:
             "Suites: ./\n"
             f"Signed-By: {keyring}\n"
         )
-        return {
+        files = {
             f"/etc/apt/sources.list.d/{spec.repo}.sources": sources.encode("utf-8"),
             keyring: openpgp.dearmor(spec.key, "key"),
         }
+        if spec.priority:
+            pin = (
+                f"{header}"
+                "# Above 1000: the release's packages win over the base distribution's, which ships the same\n"
+                "# OpenStack release, at times with higher versions.\n"
+                "Package: *\n"
+                f"Pin: release o={spec.origin},a={spec.pin_suite}\n"
+                f"Pin-Priority: {spec.priority}\n"
+            )
+            files[f"/etc/apt/preferences.d/{spec.repo}.pref"] = pin.encode("utf-8")
+        return files
     key_path = f"/etc/pki/rpm-gpg/RPM-GPG-KEY-{spec.repo}"
     repo = (
         f"{header}"
