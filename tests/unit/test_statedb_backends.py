@@ -21,8 +21,14 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.bac
     masked,
     to_format,
 )
-from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB, StateDBBusy
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import (
+    NewCommit,
+    StateDB,
+    StateDBBusy,
+    StateDBUnavailable,
+)
 
+from .apisite import Site
 from .statedbs import raw
 
 # What each engine says a table's columns are: name, type, NOT NULL (a primary key's too), has a default
@@ -126,7 +132,7 @@ def test_integrity_check_is_ok_on_a_healthy_db(statedb_target):
 
 def test_an_unreachable_server_is_one_line_without_the_password(tmp_path):
     url = f"postgresql://df:Hunter2-secret@/statedb?host={tmp_path}"
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(StateDBUnavailable) as caught:
         StateDB(url)
     message = str(caught.value)
     assert message.startswith("state DB postgresql://df:********@/statedb?host=")
@@ -183,3 +189,14 @@ def test_a_module_never_shows_a_password_written_in_db(pg_server, capsys):
     done, failed = results
     assert done["engine"] == "postgresql" and "password=********" in done["name"]
     assert failed["msg"] == "could not read ******** (password ********)"
+
+
+def test_the_api_answers_503_while_the_server_is_away_then_connects_again(tmp_path, pg_server):
+    site = Site(tmp_path, db=pg_server.new_db())
+    site.build()
+    assert site.get("/api/health") == (200, {"result": "ok"})
+    with pg_server.admin() as admin:  # what a server restart does to every open connection
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'distroforge'")
+    status, answer = site.get("/api/health")
+    assert status == 503 and "lost the server" in answer["message"] and "try again" in answer["message"]
+    assert site.get("/api/health") == (200, {"result": "ok"})

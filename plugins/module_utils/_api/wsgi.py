@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 from .._common.errors import DistroforgeError
 from .._publish.atomic import PublishBusy
-from .._statedb.db import StateDB, StateDBBusy
+from .._statedb.db import StateDB, StateDBBusy, StateDBUnavailable
 from . import metrics, pages, service
 from .config import ApiConfig
 from .errors import ApiError
@@ -69,9 +69,11 @@ class ApiApp:
     # -- the state DB, one connection per thread and process -----------------------------------
 
     def db(self) -> StateDB:
-        """This thread's connection to the state DB."""
+        """This thread's connection to the state DB (a new one after a fork, or when the server dropped it)."""
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():
+        if getattr(local, "pid", None) != os.getpid() or local.db.broken:
+            if getattr(local, "pid", None) == os.getpid():
+                local.db.close()
             local.db = StateDB(self.config.db, lock_timeout=self.config.lock_timeout)
             local.pid = os.getpid()
         return local.db
@@ -93,8 +95,9 @@ class ApiApp:
         except RequestEntityTooLarge:
             message = f"request body larger than {self.config.max_body} bytes: send a smaller document"
             return _json_response(413, {"message": message})
-        except (StateDBBusy, PublishBusy, sqlite3.OperationalError) as exc:
-            # Another writer held a lock for too long (or SQLite's own wait ran out): try again later.
+        except (StateDBBusy, StateDBUnavailable, PublishBusy, sqlite3.OperationalError) as exc:
+            # Another writer held a lock for too long (or SQLite's own wait ran out), or the database
+            # server is away (the next request connects again): try again later.
             LOG.warning("%s %s: %s", request.method, request.path, exc)
             return _json_response(503, {"message": f"busy: {exc}: try again"}, {"Retry-After": "5"})
         except DistroforgeError as exc:

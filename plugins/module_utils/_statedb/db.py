@@ -36,7 +36,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 from .._common.errors import InputError
 from . import backends, schema
-from .backends import StateDBBusy, StateDBError  # noqa: F401 -- callers import them from here
+from .backends import StateDBBusy, StateDBError, StateDBUnavailable  # noqa: F401 -- callers import them from here
 from .schema import (
     BUILDING,
     FAILED,
@@ -409,6 +409,11 @@ class StateDB:
                 yield self._conn
             finally:
                 self._depth, self._shared = 0, False
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection is lost for good (a database server restarted): open a new StateDB."""
+        return self._backend.broken
 
     @property
     def for_update(self) -> str:

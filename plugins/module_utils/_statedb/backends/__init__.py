@@ -11,14 +11,23 @@ from __future__ import annotations
 import os
 from typing import List, Tuple, Type, Union
 
-from .base import Backend, StateDBBusy, StateDBError
+from .base import Backend, StateDBBusy, StateDBError, StateDBUnavailable
 from .postgresql import PostgreSQLBackend
 from .sqlite import SQLiteBackend
 
 # Asked in order; the first that handles the value wins (SQLite takes every path).
 _BACKENDS: Tuple[Type[Backend], ...] = (PostgreSQLBackend, SQLiteBackend)
 
-__all__ = ["Backend", "PostgreSQLBackend", "SQLiteBackend", "StateDBBusy", "StateDBError", "for_target", "secrets"]
+__all__ = [
+    "Backend",
+    "PostgreSQLBackend",
+    "SQLiteBackend",
+    "StateDBBusy",
+    "StateDBError",
+    "StateDBUnavailable",
+    "for_target",
+    "secrets",
+]
 
 
 def for_target(target: Union[str, "os.PathLike[str]"]) -> Type[Backend]:

@@ -34,6 +34,10 @@ class StateDBBusy(StateDBError):
     """Another writer held the state DB lock for longer than we may wait."""
 
 
+class StateDBUnavailable(StateDBError):
+    """The DB server cannot be reached, or dropped the connection: try again once it is back."""
+
+
 class Backend(abc.ABC):
     """One open connection to one state DB, and the SQL dialect of its engine."""
 
@@ -94,6 +98,11 @@ class Backend(abc.ABC):
     def read_version(self) -> int:
         """The schema version of the DB this connection is open on."""
         return self.user_version(self.conn)
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection is lost for good (a server restarted): open a new one."""
+        return False
 
     def ready_for_writes(self) -> bool:
         """Whether the DB needs nothing but migrations before it is written (SQLite: WAL mode)."""

@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..._common.errors import InputError
 from .. import schema
-from .base import Backend, StateDBBusy, StateDBError
+from .base import Backend, StateDBBusy, StateDBError, StateDBUnavailable
 
 SCHEMES = ("postgresql://", "postgres://")
 VERSION_TABLE = "distroforge_schema"
@@ -188,7 +188,8 @@ class Connection:
     """The psycopg connection behind StateDB's ``conn``: ``execute(sql, args)`` with ``?`` placeholders.
 
     Every driver error leaves it as a :class:`~.base.StateDBError` (or
-    StateDBBusy for a lock wait that ran out) in one line, the password masked.
+    StateDBBusy for a lock wait that ran out, StateDBUnavailable for a lost
+    server) in one line, the password masked.
     """
 
     def __init__(self, raw: Any, name: str, hidden: Sequence[str]) -> None:
@@ -225,7 +226,9 @@ class Connection:
                 f" ({text}): wait for it to finish or find the stuck process"
             )
         if self.raw.closed or getattr(exc, "sqlstate", None) in (None, "57P01", "57P02", "57P03"):
-            return StateDBError(f"state DB {self.name}: lost the server ({text}): check that it runs, then run again")
+            return StateDBUnavailable(
+                f"state DB {self.name}: lost the server ({text}): check that it runs, then run again"
+            )
         return StateDBError(f"state DB {self.name}: the server refused a statement ({text})")
 
     @property
@@ -289,7 +292,7 @@ class PostgreSQLBackend(Backend):
             text = " ".join(str(exc).split())
             for secret in self.hidden:
                 text = text.replace(secret, "********")
-            raise InputError(
+            raise StateDBUnavailable(
                 f"state DB {self.name}: cannot connect ({text}): check the URL, that the server runs and accepts"
                 " this user (password in ~/.pgpass or PGPASSWORD)"
             ) from None
@@ -382,6 +385,11 @@ class PostgreSQLBackend(Backend):
     def _rollback(self) -> None:
         if not self.conn.raw.closed and self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+    @property
+    def broken(self) -> bool:
+        """The server closed the connection (a restart, a terminated backend)."""
+        return bool(self.conn.raw.closed or self.conn.raw.broken)
 
     @property
     def in_transaction(self) -> bool:
