@@ -72,7 +72,8 @@ RETURN = r"""
 jobs:
   description:
     - Every job, each with C(commit_id), C(project), C(name), C(upstream), C(distgit),
-      C(commit_hash), C(distro_hash) and C(builder).
+      C(commit_hash), C(distro_hash), C(builder), C(wave) and C(needs) (the projects of this plan it
+      build-depends on; when one does not build, M(distroforge.openstack.package_build) does not build it).
   returned: always
   type: list
   elements: dict

@@ -14,6 +14,8 @@ description:
     (C(SUCCESS), C(FAILED) or C(RETRY), NVR, artifacts, log) in one step.
   - A C(RETRY) beyond O(max_retries) is recorded as C(FAILED).
   - A commit that is no longer pending (recorded by another run) is left alone and reported in C(ignored).
+  - A C(BLOCKED) result (not built because a project it build-depends on did not build) records
+    nothing. The commit stays queued for the next run and is reported in C(blocked).
 author:
   - distroforge developers (@distroforge)
 options:
@@ -61,6 +63,14 @@ ignored:
   returned: always
   type: list
   elements: dict
+blocked:
+  description:
+    - Jobs not built because a project they build-depend on did not build in this run (status
+      C(BLOCKED) from M(distroforge.openstack.package_build)), each with C(commit_id), C(project),
+      C(commit_hash) and C(blocked_by). Nothing is recorded for them, their commits stay queued.
+  returned: always
+  type: list
+  elements: dict
 counts:
   description: Recorded results per status.
   returned: always
@@ -82,7 +92,14 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.modu
 def _work(module: DistroforgeModule) -> dict:
     params = module.params
     if module.check_mode:
-        return {"changed": bool(params["results"]), "recorded": [], "ignored": [], "counts": {}, "to_publish": []}
+        return {
+            "changed": bool(params["results"]),
+            "recorded": [],
+            "ignored": [],
+            "blocked": [],
+            "counts": {},
+            "to_publish": [],
+        }
     with module.state_db() as db:
         result = queue.record(
             db, params["results"], max_retries=params["max_retries"], results_dir=params["results_dir"]

@@ -26,7 +26,8 @@ description:
   - A failure whose log matches one of O(retry_patterns) is retried up to
     O(max_retries) times, then reported as C(RETRY); other failures are
     C(FAILED) with the telling error line and the log tail. A failing job
-    never stops the others.
+    never stops the others; only the jobs that build-depend on it (C(needs))
+    are not built (C(BLOCKED)).
   - The builder keeps no state; record the results in the state DB with
     M(distroforge.openstack.build_record) on the repo server.
   - Jobs of a later wave build against the binary packages the earlier
@@ -46,9 +47,11 @@ options:
   jobs:
     description:
       - Jobs to build, each with C(project), C(name), C(upstream), C(distgit),
-        C(commit_hash), C(distro_hash) and optionally C(commit_id) and C(wave)
+        C(commit_hash), C(distro_hash) and optionally C(commit_id), C(wave)
         (jobs of a wave start when the earlier waves on this builder are done,
-        and build against their packages).
+        and build against their packages) and C(needs) (projects of the run
+        the job build-depends on; when one of them did not build, the job is
+        not built and its status is C(BLOCKED)).
     type: list
     elements: dict
     required: true
@@ -127,6 +130,14 @@ options:
     type: list
     elements: path
     default: []
+  failed_projects:
+    description:
+      - Projects that did not build in earlier waves of this run on other builders (C(FAILED), C(RETRY)
+        or C(BLOCKED)); jobs that need one of them (C(needs)) are C(BLOCKED), not built. What does not
+        build here blocks the jobs of later waves that need it without being named.
+    type: list
+    elements: str
+    default: []
   progress:
     description:
       - A file that says, while the builds run, how many are done and which are building since when
@@ -175,7 +186,10 @@ results:
       description: Project built.
       type: str
     status:
-      description: C(SUCCESS), C(FAILED) or C(RETRY).
+      description:
+        - C(SUCCESS), C(FAILED) or C(RETRY); C(BLOCKED) for a job not built because a project it
+          build-depends on did not build in this run (its commit stays queued, M(distroforge.openstack.build_record)
+          leaves it alone).
       type: str
     nvr:
       description: RPM name-version-release of the SRPM, or C(<source>_<version>) for DEB.
@@ -191,17 +205,21 @@ results:
       type: list
       elements: str
     result_dir:
-      description: Directory holding artifacts, build.log and buildinfo.json.
+      description: Directory holding artifacts, build.log and buildinfo.json (empty for a C(BLOCKED) job).
       type: str
     log:
-      description: Path of build.log.
+      description: Path of build.log (empty for a C(BLOCKED) job).
       type: str
     buildinfo:
       description: Path of buildinfo.json (successful builds).
       type: str
     error:
-      description: The telling error line of a failed build.
+      description: The telling error line of a failed build, or why a job is C(BLOCKED).
       type: str
+    blocked_by:
+      description: Of a C(BLOCKED) job, the projects it needs that did not build.
+      type: list
+      elements: str
     log_tail:
       description: Last lines of the log of a failed build.
       type: str
@@ -239,7 +257,8 @@ def _jobs(raw: list) -> list:
         missing = [key for key in JOB_KEYS if not item.get(key)]
         if missing:
             raise InputError(f"jobs[{index}]: missing '{missing[0]}' (pass build_queue's jobs)")
-        jobs.append(BuildJob(**{key: item[key] for key in JOB_KEYS}, commit_id=item.get("commit_id")))
+        needs = tuple(str(name) for name in item.get("needs") or ())
+        jobs.append(BuildJob(**{key: item[key] for key in JOB_KEYS}, commit_id=item.get("commit_id"), needs=needs))
     return jobs
 
 
@@ -272,6 +291,7 @@ def _work(module: DistroforgeModule) -> dict:
         parallel=params["parallel"] or os.cpu_count() or 1,
         waves=waves,
         progress=params["progress"],
+        failed=params["failed_projects"],
     )
     counts: dict = {}
     for row in rows:
@@ -299,6 +319,7 @@ def main() -> None:
             "keep_build_dir": {"type": "bool", "default": False},
             "build_user": {"type": "str", "default": ""},
             "extra_packages": {"type": "list", "elements": "path", "default": []},
+            "failed_projects": {"type": "list", "elements": "str", "default": []},
             "progress": {"type": "path"},
         },
         supports_check_mode=True,

@@ -55,6 +55,13 @@ def test_waves_follow_build_dependencies_inside_the_distro():
     waves, cycle = deps.waves(relations)
     assert waves == [["keystoneclient", "oslo-config"], ["keystonemiddleware"], ["keystone"]]
     assert cycle == []
+    # what a failure blocks: the direct build dependencies inside the distro, never outside packages
+    assert deps.needs(relations) == {
+        "keystone": {"keystoneclient", "keystonemiddleware"},
+        "keystonemiddleware": {"keystoneclient"},
+        "keystoneclient": set(),
+        "oslo-config": set(),
+    }
 
 
 def test_a_dependency_cycle_is_reported_and_built_last():

@@ -8,6 +8,7 @@ import collections
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._build.runne
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._sources.runner import poll_and_queue
 
-from .buildchain import make_chain
+from .buildchain import make_chain, make_independent
 from .buildfixtures import T0, head
 
 pytestmark = pytest.mark.skipif(
@@ -56,10 +57,10 @@ def test_the_plan_puts_b_a_wave_after_a_and_spreads_each_wave_over_the_builders(
     poll_and_queue(pkgs, release="zed", db_path=db, mirror_dir=cache)
     plan = queue.plan(db, "zed", pkgs, ["b1", "b2"], mirror_dir=cache)
     assert plan["waves"] == 2 and plan["cycle"] == []
-    assert [(j["project"], j["wave"], j["builder"]) for j in plan["jobs"]] == [
-        ("hellodf", 0, "b1"),
-        ("other", 0, "b2"),
-        ("hellodep", 1, "b1"),
+    assert [(j["project"], j["wave"], j["builder"], j["needs"]) for j in plan["jobs"]] == [
+        ("hellodf", 0, "b1", []),
+        ("other", 0, "b2", []),
+        ("hellodep", 1, "b1", ["hellodf", "other"]),  # other makes python3-hellodf too
     ]
 
 
@@ -106,6 +107,45 @@ def test_a_failed_earlier_wave_gives_its_dependants_nothing_to_build_against(tmp
     result_a, result_b = build_many([broken, b], settings(tmp_path, "dpkg"), waves=[0, 1])
     assert result_a.status == "FAILED"
     assert result_b.status == "FAILED" and "Unmet build dependencies: python3-hellodf" in result_b.error
+
+
+def test_a_failed_package_blocks_only_what_build_depends_on_it(tmp_path):
+    up_a, dg_a, up_b, dg_b = make_chain(tmp_path)
+    up_c, dg_c = make_independent(tmp_path)
+    broken_a = BuildJob("hellodf", "python-hellodf", str(up_a), str(dg_b), head(up_a), "0" * 40)
+    b = replace(jobs_for(up_a, dg_a, up_b, dg_b)[1], needs=("hellodf",))
+    c = BuildJob("hellothree", "python-hellothree", str(up_c), str(dg_c), head(up_c), head(dg_c))
+    d = replace(c, project="hellofour", needs=("hellodep",))  # needs B: blocked in turn
+    work = settings(tmp_path, "dpkg")
+    result_a, result_b, result_c, result_d = build_many([broken_a, b, c, d], work, parallel=2, waves=[0, 1, 1, 2])
+    assert result_a.status == "FAILED" and result_c.status == "SUCCESS"
+    assert (result_b.status, result_b.blocked_by, result_b.attempts) == ("BLOCKED", ["hellodf"], 0)
+    assert (result_d.status, result_d.blocked_by) == ("BLOCKED", ["hellodep"])
+    assert "it build-depends on hellodf, which did not build in this run" in result_b.error
+    assert not (tmp_path / "work" / "results" / "hellodep").exists()  # not even tried
+    assert result_b.as_dict()["files"] == []  # nothing for the role to collect
+
+    # Another builder told that hellodf did not build (the role passes the other builders' failures)
+    (other,) = build_many([b], settings(tmp_path, "dpkg", "other"), waves=[1], failed=["hellodf"])
+    assert other.status == "BLOCKED"
+
+
+def test_a_blocked_build_records_nothing_and_stays_queued(tmp_path):
+    up_a, dg_a, up_b, dg_b = make_chain(tmp_path)
+    pkgs = [
+        {"project": p, "name": f"python-{p}", "upstream": str(u), "distgit": str(d), "distgit_branch": "rpm-master"}
+        for p, u, d in (("hellodf", up_a, dg_a), ("hellodep", up_b, dg_b))
+    ]
+    db, cache = str(tmp_path / "state.db"), str(tmp_path / "git")
+    poll_and_queue(pkgs, release="zed", db_path=db, mirror_dir=cache)
+    jobs = queue.plan(db, "zed", pkgs, ["b1"], mirror_dir=cache)["jobs"]
+    failed = {**jobs[0], "status": "FAILED", "builder": "b1", "error": "boom", "log": str(tmp_path / "a.log")}
+    blocked = {**jobs[1], "status": "BLOCKED", "builder": "b1", "blocked_by": ["hellodf"], "log": ""}
+    done = queue.record(db, [failed, blocked])
+    assert done["counts"] == {"FAILED": 1}
+    assert [(b["project"], b["blocked_by"]) for b in done["blocked"]] == [("hellodep", ["hellodf"])]
+    again = queue.plan(db, "zed", pkgs, ["b1"], mirror_dir=cache)["jobs"]
+    assert [(j["project"], j["needs"]) for j in again] == [("hellodep", [])]  # queued; hellodf is not in this run
 
 
 def test_extra_packages_must_be_binary_packages_that_exist(tmp_path):

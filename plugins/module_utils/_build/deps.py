@@ -64,19 +64,30 @@ def control_relations(text: str) -> Relations:
     return relations
 
 
-def waves(relations: Mapping[str, Relations]) -> tuple[list[list[str]], list[str]]:
-    """Projects in build waves, and the projects caught in a dependency cycle (built last, together)."""
-    maker = {binary: project for project, rel in relations.items() for binary in rel.provides}
-    needs = {
-        project: {maker[r] for r in rel.build_requires if r in maker and maker[r] != project}
+def needs(relations: Mapping[str, Relations]) -> dict[str, set[str]]:
+    """Per project, the other projects of ``relations`` it build-depends on (directly).
+
+    A binary package that several projects make names all of them.
+    """
+    makers: dict[str, set[str]] = {}
+    for project, rel in relations.items():
+        for binary in rel.provides:
+            makers.setdefault(binary, set()).add(project)
+    return {
+        project: {maker for r in rel.build_requires for maker in makers.get(r, ())} - {project}
         for project, rel in relations.items()
     }
+
+
+def waves(relations: Mapping[str, Relations]) -> tuple[list[list[str]], list[str]]:
+    """Projects in build waves, and the projects caught in a dependency cycle (built last, together)."""
+    needs_of = needs(relations)
     done: set[str] = set()
     result: list[list[str]] = []
-    while len(done) < len(needs):
-        ready = sorted(p for p, deps in needs.items() if p not in done and deps <= done)
+    while len(done) < len(needs_of):
+        ready = sorted(p for p, deps in needs_of.items() if p not in done and deps <= done)
         if not ready:
-            cycle = sorted(p for p in needs if p not in done)
+            cycle = sorted(p for p in needs_of if p not in done)
             result.append(cycle)
             return result, cycle
         result.append(ready)

@@ -22,6 +22,7 @@ from .._statedb.schema import FAILED, FLAG_PUBLISHED, FLAG_PURGED, RETRY
 # The state DB, opened by the caller (None: there is none yet, in check mode), or its path.
 DBOrPath = Union[StateDB, str, "os.PathLike[str]", None]
 from . import backends, deps
+from .runner import BLOCKED
 
 
 def _relations(mirror_dir: str, job: Mapping[str, Any]) -> deps.Relations:
@@ -44,16 +45,23 @@ def _relations(mirror_dir: str, job: Mapping[str, Any]) -> deps.Relations:
 
 
 def _order(jobs: list[dict[str, Any]], mirror_dir: str | None) -> tuple[int, list[str]]:
-    """Give each job its build wave; returns the number of waves and any dependency cycle."""
+    """Give each job its build wave and ``needs``; returns the number of waves and any dependency cycle.
+
+    ``needs`` names the projects of this plan the job build-depends on: when
+    one of them does not build, the job is not built either (see runner.build_many).
+    """
     if not mirror_dir or not jobs:
         for job in jobs:
             job["wave"] = 0
+            job["needs"] = []
         return (1 if jobs else 0), []
     relations = {job["project"]: _relations(mirror_dir, job) for job in jobs}
     waves, cycle = deps.waves(relations)
+    needs = deps.needs(relations)
     wave_of = {project: index for index, wave in enumerate(waves) for project in wave}
     for job in jobs:
         job["wave"] = wave_of[job["project"]]
+        job["needs"] = sorted(needs[job["project"]])
     jobs.sort(key=lambda j: (j["wave"], j["commit_id"]))
     return len(waves), cycle
 
@@ -140,9 +148,13 @@ def record(
 
     With ``results_dir``, artifact and log paths are recorded where the
     package_build role collected them, not where the builder made them.
+    A BLOCKED result (not built: a build dependency did not build) records
+    nothing: its commit stays queued for the next run, and is listed in
+    ``blocked``.
     """
     recorded = []
     ignored = []
+    blocked = []
     with using(db) as opened:
         if opened is None:
             raise InputError("db: there is no state DB to record in; poll first (distroforge.openstack.source_poll)")
@@ -153,6 +165,16 @@ def record(
                 who = result.get("project")
                 raise InputError(f"results: the result for {who} has no commit_id (build build_queue jobs)")
             status = result["status"]
+            if status == BLOCKED:
+                blocked.append(
+                    {
+                        "commit_id": commit_id,
+                        "project": result.get("project"),
+                        "commit_hash": result.get("commit_hash"),
+                        "blocked_by": list(result.get("blocked_by") or []),
+                    }
+                )
+                continue
             builder = result.get("builder") or "unknown"
             if not db.claim(int(commit_id), builder):
                 ignored.append(
@@ -181,7 +203,7 @@ def record(
     counts: dict[str, int] = {}
     for row in recorded:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"recorded": recorded, "ignored": ignored, "counts": counts, "to_publish": publish}
+    return {"recorded": recorded, "ignored": ignored, "blocked": blocked, "counts": counts, "to_publish": publish}
 
 
 def to_publish(db: StateDB) -> list[dict[str, Any]]:

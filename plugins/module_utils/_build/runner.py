@@ -41,6 +41,10 @@ BUILDINFO_FORMAT = 1
 # OpenStack package (a build takes tens to hundreds of MiB), small enough
 # that a runaway build cannot fill a builder.
 DEFAULT_DISK_LIMIT = 8192
+# A job not built because a project it build-depends on did not build in this
+# run (FAILED, RETRY or BLOCKED itself). Not a state DB status: the commit
+# stays queued for the next run (build_record leaves it alone).
+BLOCKED = "BLOCKED"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class BuildJob:
     # A release build: the commit must carry a version tag, the package gets
     # that final version and the packaging's own Release (see tagged_version).
     release_build: bool = False
+    # Projects of the same run this one build-depends on (build_queue's needs):
+    # when one of them does not build, this job is BLOCKED, not built.
+    needs: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -149,6 +156,7 @@ class BuildResult:
     artifacts: list[str] = field(default_factory=list)
     packages: list[str] = field(default_factory=list)  # the binary packages among the artifacts
     error: str | None = None
+    blocked_by: list[str] = field(default_factory=list)  # BLOCKED: the needs that did not build
     retry_pattern: str | None = None
     log_tail: str | None = None
     attempts: int = 1
@@ -157,7 +165,7 @@ class BuildResult:
     def as_dict(self) -> dict[str, Any]:
         """Plain data for a module result, with ``files``: everything in the result directory."""
         data = asdict(self)
-        data["files"] = [*self.artifacts, self.log, *([self.buildinfo] if self.buildinfo else [])]
+        data["files"] = [*self.artifacts, *([self.log] if self.log else []), *([self.buildinfo] if self.buildinfo else [])]
         return data
 
 
@@ -428,20 +436,25 @@ def build_many(
     waves: Sequence[int] | None = None,
     *,
     progress: str | None = None,
+    failed: Sequence[str] = (),
 ) -> list[BuildResult]:
     """Build ``jobs`` with ``parallel`` builds at a time, wave after wave; results in job order.
 
     ``waves`` gives each job's build wave (see build_queue): a wave starts
     when the one before it is done, and builds against the binary packages
-    the earlier waves made (on top of ``settings.extra_packages``).
-    ``progress`` names a file that says, while the builds run, how many are
-    done and which are building (:mod:`.progress`).
+    the earlier waves made (on top of ``settings.extra_packages``).  A job
+    whose ``needs`` name a project that did not build in an earlier wave —
+    here, or on another builder (``failed``: those projects) — is not built:
+    its result is BLOCKED, and what needs it is blocked in turn.  Everything
+    else builds.  ``progress`` names a file that says, while the builds run,
+    how many are done and which are building (:mod:`.progress`).
     """
     settings.validate()
     compile_patterns(settings.retry_patterns)  # a bad pattern fails before any build
     order = list(waves) if waves is not None else [0] * len(jobs)
     results: dict[int, BuildResult] = {}
     against = list(settings.extra_packages)
+    not_built = set(failed)
     tracker = ProgressFile(progress, len(jobs))
 
     def tracked(job: BuildJob, job_settings: BuildSettings) -> BuildResult:
@@ -454,12 +467,40 @@ def build_many(
         for wave in sorted(set(order)):
             wave_settings = replace(settings, extra_packages=tuple(against))
             indexes = [i for i, w in enumerate(order) if w == wave]
-            built = pool.map(tracked, [jobs[i] for i in indexes], [wave_settings] * len(indexes))
-            for index, result in zip(indexes, built, strict=True):
+            to_build = []
+            for index in indexes:
+                missing = sorted(set(jobs[index].needs) & not_built)
+                if missing:
+                    results[index] = _blocked(jobs[index], settings, missing)
+                    tracker.start(jobs[index].project)
+                    tracker.finish(jobs[index].project, False)
+                else:
+                    to_build.append(index)
+            built = pool.map(tracked, [jobs[i] for i in to_build], [wave_settings] * len(to_build))
+            for index, result in zip(to_build, built, strict=True):
                 results[index] = result
                 if result.status == SUCCESS:
                     against += result.packages
+            not_built |= {results[i].project for i in indexes if results[i].status != SUCCESS}
     return [results[i] for i in range(len(jobs))]
+
+
+def _blocked(job: BuildJob, settings: BuildSettings, missing: list[str]) -> BuildResult:
+    """The result of a job not built because the projects ``missing`` did not build."""
+    return BuildResult(
+        project=job.project,
+        name=job.name,
+        commit_hash=job.commit_hash,
+        distro_hash=job.distro_hash,
+        commit_id=job.commit_id,
+        backend=settings.backend,
+        status=BLOCKED,
+        result_dir="",
+        log="",
+        attempts=0,
+        error=f"not built: it build-depends on {', '.join(missing)}, which did not build in this run",
+        blocked_by=missing,
+    )
 
 
 def build_as(
@@ -470,6 +511,7 @@ def build_as(
     waves: Sequence[int] | None = None,
     *,
     progress: str | None = None,
+    failed: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """:func:`build_many` as the build user ``user_name`` (None: as this process); results as dicts.
 
@@ -479,7 +521,7 @@ def build_as(
     """
 
     def build() -> list[dict[str, Any]]:
-        results = build_many(jobs, settings, parallel=parallel, waves=waves, progress=progress)
+        results = build_many(jobs, settings, parallel=parallel, waves=waves, progress=progress, failed=failed)
         return [result.as_dict() for result in results]
 
     user = privs.lookup(user_name) if user_name else None
