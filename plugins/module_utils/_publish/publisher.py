@@ -172,7 +172,7 @@ class Publisher:
             for staged in self._staged:
                 shutil.rmtree(staged, ignore_errors=True)
             self._staged.clear()
-            where = _no_space_where(exc, self.db.path)
+            where = _no_space_where(exc, self.db.name)
             if where is None or isinstance(exc, PublishDiskFull):
                 raise
             raise self._disk_full(record, where) from exc
@@ -622,7 +622,7 @@ _SQLITE_FULL = 13  # sqlite3.SQLITE_FULL, which Python names only from 3.11 on
 _NO_SPACE_TEXT = re.compile(r"(?:'([^']+)': )?(?:No space left on device|Disk quota exceeded)")
 
 
-def _no_space_where(exc: BaseException, db_path: Path) -> Optional[str]:
+def _no_space_where(exc: BaseException, db_name: str) -> Optional[str]:
     """Where the disk was full if ``exc`` (or what caused it) says so: a path, "" when unnamed; else None."""
     seen = set()
     current: Optional[BaseException] = exc
@@ -635,7 +635,7 @@ def _no_space_where(exc: BaseException, db_path: Path) -> Optional[str]:
         if isinstance(current, sqlite3.Error) and (
             getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL or "disk is full" in str(current)
         ):
-            return str(db_path)
+            return db_name
         details = current.details if isinstance(current, DistroforgeError) else {}
         text = "\n".join([str(current), str(details.get("stderr_tail", "")), str(details.get("stdout_tail", ""))])
         match = _NO_SPACE_TEXT.search(text)
