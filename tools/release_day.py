@@ -1,13 +1,20 @@
 """Play release day on the example distro, step by step, and say how long each step took.
 
-Usage: ``python3 tools/release_day.py [--target DIR] [--packages keystone,...] [--gate | --no-gate]``
-(``make release-day`` runs it with the defaults).
+Usage: ``python3 tools/release_day.py [--target DIR] [--packages keystone,...] [--pin PROJECT=TAG]
+[--gate | --no-gate] [--port N]`` (``make release-day`` runs it with the defaults).
 
 Setup: the example's repositories and database under ``<target>/example``
 (examples/distro/make_upstreams.py), and zed released as ``tags/zed.yml``
-pins it (keystone 22.0.1: a newer upstream tag, 22.0.2, exists): its tags
-built (playbooks/release.yml) and moved candidate -> testing -> release by
-hand ("initial release").  Then release day:
+pins it (keystone 22.0.1: a newer upstream tag, 22.0.2, exists; ``--pin``
+releases a package at another tag first): its tags built
+(playbooks/release.yml), moved candidate -> testing -> release by hand
+("initial release") and published, and the release packages
+``distroforge-release-zed`` (DEB and RPM) built into ``<workdir>/repos/release-packages/``,
+configured for the release stage as the repository server serves it.
+With the gate, a fresh node then installs only that DEB, fetched from the
+repository server, deploys scenario001 and passes Tempest
+(playbooks/release_install.yml), and stays deployed: a user of the
+previous release.  Then release day:
 
 1. **new tag**: the newest upstream tag above each pin (keystone 22.0.2);
 2. **bump**: package_new_version proposes the packaging of the tag on a
@@ -20,12 +27,18 @@ hand ("initial release").  Then release day:
    of release, deploy + Tempest on a podman node, then testing (``--no-gate``
    skips it, said in the summary);
 6. **release**: playbooks/release_promote.yml, testing -> release, published signed;
-7. **release package**: release_package, ``distroforge-release-zed`` for the
-   published release stage;
-8. **upgrade test**: playbooks/release_upgrade.yml, the previous release
-   stage (as set-up published it) deployed on a podman node, switched to the
-   new release stage, upgraded, Puppet applied again (idempotent), Tempest;
-   behind the gate option (``--no-gate`` skips it, said in the summary).
+7. **release package**: release_package, ``distroforge-release-zed`` (DEB
+   and RPM) for the published release stage: the same bytes as set-up's (a
+   point release needs no new release package), said so;
+8. **upgrade test**: playbooks/release_upgrade.yml, the node set-up deployed
+   from the release package upgrades from the repository that package
+   configured (now the new release), Puppet applied again (idempotent),
+   Tempest; behind the gate option (``--no-gate`` skips it, said in the summary).
+
+The summary (each step's time and the time from the tag landing to the
+release, set-up and the node tests excluded) is printed and written to
+``<target>/summary.json``.  Nodes are named ``df-rel-*``; they, and the
+repository server on ``--port``, are removed or stopped at the end.
 
 Every stage move and publishing checks installability against the base
 distribution's index (``--base-index``; default this host's apt list of
@@ -44,6 +57,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +68,19 @@ import make_upstreams  # pylint: disable=wrong-import-position
 
 RELEASE = "zed"
 REPO = "bookworm"
+RPM_REPO = "el9s"
 AUTHOR = "distroforge release day <release@distroforge.invalid>"
+# Test nodes of release day; the node set-up deploys from the release package is upgraded at the end.
+NODE = "df-rel-node"
+GATE_NODE = "df-rel-gate"
+# Neither make run's 8088 nor the test lanes' 8090-8092.
+PORT = 8094
+GATEWAY = "10.89.42.1"  # podman's node network (inventory/group_vars/all.yml)
+
+
+# Steps around the release that are not part of the time from the tag landing to it.
+INSTALL_STEP = "install test: a fresh node, only the release package"
+UPGRADE_STEP = "upgrade test"
 
 
 class StepFailed(Exception):
@@ -109,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--target", type=Path, default=TOP / "build" / "release-day")
     parser.add_argument("--packages", default="", help="comma-separated projects (default: all of zed)")
+    parser.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="PROJECT=TAG",
+        help="release PROJECT at TAG in set-up instead of the example's pin (release day moves it to the newest tag)",
+    )
+    parser.add_argument("--port", type=int, default=PORT, help=f"the repository server's port (default {PORT})")
     parser.add_argument("--gate", dest="gate", action="store_true", default=True)
     parser.add_argument("--no-gate", dest="gate", action="store_false", help="skip deploy + Tempest (said so)")
     parser.add_argument(
@@ -120,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
         " (default: this host's apt list of bookworm main)",
     )
     args = parser.parse_args(argv)
+    pins = dict(_pin(text, parser) for text in args.pin)
     target = args.target.resolve()
     if target.exists():
+        cleanup(target / "work", target / "cleanup.log", args.port)  # a server or node left by an earlier run
         shutil.rmtree(target)
     target.mkdir(parents=True)
     log = target / "release-day.log"
@@ -129,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     pkgdb = example / "rdoinfo" / "rdo-full.yml"
     names = [n for n in args.packages.split(",") if n]
     base_indexes = [str(path.resolve()) for path in args.base_index] or base_index(target)
+    served = f"http://{GATEWAY}:{args.port}/repos"
     common = {"distroforge_pkgdb": str(pkgdb), "distroforge_release": RELEASE, "distroforge_workdir": str(workdir),
-              "distroforge_release_base_indexes": base_indexes}  # fmt: skip
+              "distroforge_release_base_indexes": base_indexes, "distroforge_repo_port": args.port,
+              "distroforge_repo_baseurl": served, "distroforge_gate_node": GATE_NODE}  # fmt: skip
+    packages_dir = workdir / "repos" / "release-packages"
     # release_stage's moves and publishing check installability against the base
     closure = {"base_indexes": base_indexes}
     if names:
@@ -143,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
             note = work() or "done"
         except StepFailed as exc:
             steps.append((name, time.monotonic() - started, "FAILED"))
-            summary(steps)
+            summary(steps, target)
             print(f"release day: {name}: {exc}", file=sys.stderr)
             raise SystemExit(1) from None
         steps.append((name, time.monotonic() - started, note))
@@ -154,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
 
     def setup() -> str:
         make_upstreams.make_all(example, make_upstreams.DEFAULT_CACHE, echo=False)
+        for project, tag in sorted(pins.items()):
+            set_pin(example / "rdoinfo" / "tags" / f"{RELEASE}.yml", project, tag)
         playbook("release.yml", {**common, "distroforge_release_reason": "initial release of the example"}, log)
         for source, stage in (("candidate", "testing"), ("testing", "release")):
             module(
@@ -171,18 +212,46 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
                 "workdir": str(workdir),
                 "action": "publish",
                 "stage": "release",
+                "baseurl": served,
                 **closure,
             },
             log,
         )
-        released = json.loads(json.dumps(_stage(pkgdb, workdir, "release")))
-        # the previous stable state the upgrade test starts from: the release stage's snapshot now
-        link = workdir / "repos" / "stages" / RELEASE / REPO / "release"
-        previous["label"] = str((link.parent / os.readlink(link)).relative_to(workdir / "repos"))
-        return "released " + ", ".join(sorted(released.get(REPO, {}).values()))
+        released = _stage(pkgdb, workdir, "release")
+        built = build_release_packages()
+        return "released " + ", ".join(sorted(released.get(REPO, {}).values())) + "; " + built
+
+    def build_release_packages() -> str:
+        """distroforge-release-zed, DEB and RPM, for the release stage as the repository server serves it."""
+        made = []
+        packages_dir.mkdir(parents=True, exist_ok=True)
+        for fmt, repo in (("deb", REPO), ("rpm", RPM_REPO)):
+            result = module(
+                "release_package",
+                {"release": RELEASE, "baseurl": f"{served}/stages/{RELEASE}/{repo}/release", "format": fmt,
+                 "key_src": str(workdir / "repos" / "RPM-GPG-KEY-distroforge"), "dest": str(packages_dir)},
+                log,
+            )  # fmt: skip
+            made.append(f"{Path(result['path']).name} ({'new' if result.get('changed') else 'unchanged'})")
+        return ", ".join(made)
+
+    def install() -> str:
+        if not args.gate:
+            return "SKIPPED (--no-gate): no node installs the release package (deploy + Tempest)"
+        keep = {"distroforge_install_node": NODE, "distroforge_keep_nodes": True}
+        playbook("release_install.yml", {**common, **keep}, log)
+        [record] = sorted((workdir / "runs").glob("install-*/install.json"))[-1:]
+        found = json.loads(record.read_text(encoding="utf-8"))
+        installed["record"] = str(record)
+        tempest = found.get("tempest") or {}
+        return (
+            f"{found['verdict']}: {NODE} installed only {Path(found['install']['package']).name}, keystone"
+            f" {found['deploy'].get('keystone_version')}, Tempest {tempest.get('passed', '?')} passed,"
+            f" {tempest.get('failed', '?')} failed"
+        )
 
     landed: dict[str, str] = {}
-    previous: dict[str, str] = {}
+    installed: dict[str, str] = {}
 
     def new_tag() -> str:
         for pin in tagged.pins(str(pkgdb), RELEASE, names or None):
@@ -253,24 +322,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
         return "release: " + ", ".join(_stage(pkgdb, workdir, "release").get(REPO, {})[p] for p in sorted(landed))
 
     def release_package() -> str:
-        if not _module_exists("release_package"):
-            return "NOT BUILT YET (release_package missing)"
-        key = workdir / "repos" / "RPM-GPG-KEY-distroforge"
-        (target / "release-package").mkdir(exist_ok=True)
-        stage_url = f"file://{workdir}/repos/stages/{RELEASE}/{REPO}/release"
-        result = module(
-            "release_package",
-            {"release": RELEASE, "baseurl": stage_url, "format": "deb", "key_src": str(key),
-             "dest": str(target / "release-package")},
-            log,
-        )  # fmt: skip
-        made = result.get("package") or result.get("path") or result.get("files") or "made"
-        return f"{made}"
+        return build_release_packages()
 
     def upgrade() -> str:
         if not args.gate:
             return "SKIPPED (--no-gate): no upgrade test (deploy + Tempest) run"
-        playbook("release_upgrade.yml", {**common, "distroforge_upgrade_from": previous["label"]}, log)
+        upgrade_vars = {"distroforge_upgrade_node": NODE, "distroforge_upgrade_install_record": installed["record"]}
+        playbook("release_upgrade.yml", {**common, **upgrade_vars}, log)
         [record] = sorted((workdir / "runs").glob("upgrade-*/upgrade.json"))[-1:]
         found = json.loads(record.read_text(encoding="utf-8"))
         versions = found["deploy"].get("upgrade", {}).get("versions", {})
@@ -280,16 +338,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
             f" (idempotent), Tempest {tempest.get('passed', '?')} passed, {tempest.get('failed', '?')} failed"
         )
 
-    step("set-up (example, zed released at its pins)", setup)
-    step("new upstream tag", new_tag)
-    step("bump (package_new_version) + pin", bump)
-    step("reqcheck (package_reqcheck)", reqcheck)
-    step("tagged build (release.yml)", build)
-    step("gate (release_gate.yml) -> testing", gate)
-    step("testing -> release (release_promote.yml)", promote)
-    step("release package (release_package)", release_package)
-    step("upgrade test (release_upgrade.yml)", upgrade)
-    summary(steps)
+    try:
+        step("set-up (example, zed released at its pins, release packages)", setup)
+        step(f"{INSTALL_STEP} (release_install.yml)", install)
+        step("new upstream tag", new_tag)
+        step("bump (package_new_version) + pin", bump)
+        step("reqcheck (package_reqcheck)", reqcheck)
+        step("tagged build (release.yml)", build)
+        step("gate (release_gate.yml) -> testing", gate)
+        step("testing -> release (release_promote.yml)", promote)
+        step("release package (release_package)", release_package)
+        step(f"{UPGRADE_STEP} (release_upgrade.yml)", upgrade)
+    finally:
+        cleanup(workdir, log, args.port)
+    summary(steps, target)
     return 0
 
 
@@ -314,6 +376,13 @@ def base_index(target: Path) -> list[str]:
     return [str(plain)]
 
 
+def _pin(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    project, sep, tag = text.partition("=")
+    if not sep or not project or not tag:
+        parser.error(f"--pin {text!r}: give PROJECT=TAG, e.g. keystonemiddleware=10.1.0")
+    return project, tag
+
+
 def _package(pkgdb: Path, project: str) -> dict:
     from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader  # noqa: PLC0415
 
@@ -328,15 +397,67 @@ def _stage(pkgdb: Path, workdir: Path, stage: str) -> dict:
     return stages.read_stage(release, stage).repos
 
 
-def summary(steps: list[tuple[str, float, str]]) -> None:
-    """How long each step took, and the time from the tag landing to the release (set-up and upgrade test excluded)."""
+def tag_to_release(steps: list[tuple[str, float, str]]) -> float:
+    """Seconds from the tag landing to the release: every step but set-up and the node tests around the release."""
+    return sum(seconds for name, seconds, _note in steps[1:] if not name.startswith((INSTALL_STEP, UPGRADE_STEP)))
+
+
+def summary(steps: list[tuple[str, float, str]], target: Path) -> None:
+    """Print how long each step took and the time from the tag landing to the release; write summary.json."""
     print("\nrelease day summary")
     width = max(len(step[0]) for step in steps)
     for name, seconds, note in steps:
         print(f"  {name:<{width}}  {seconds:7.1f} s  {note}")
-    # the upgrade test comes after the release: not part of the time to it
-    day = sum(step[1] for step in steps[1:] if not step[0].startswith("upgrade test"))
+    day = tag_to_release(steps)
     print(f"  {'tag landed -> released':<{width}}  {day:7.1f} s")
+    record = {
+        "steps": [{"name": name, "seconds": round(seconds, 1), "result": note} for name, seconds, note in steps],
+        "tag_to_release_seconds": round(day, 1),
+        "passed": bool(steps) and all(note != "FAILED" for _name, _seconds, note in steps),
+    }
+    (target / "summary.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def cleanup(workdir: Path, log: Path, port: int) -> None:
+    """Remove release day's nodes and stop its repository server (whatever the run left)."""
+    play = [
+        {
+            "name": "Clean up after release day",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Remove the release day nodes",
+                    "ansible.builtin.include_role": {"name": "distroforge.openstack.node_provision"},
+                    "vars": {
+                        "node_provision_state": "absent",
+                        "node_provision_nodes": [{"name": NODE}, {"name": GATE_NODE}],
+                    },
+                },
+                {
+                    "name": "Stop the repository server",
+                    "ansible.builtin.include_role": {"name": "distroforge.openstack.repo_serve"},
+                    "vars": {
+                        "repo_serve_state": "stopped",
+                        "repo_serve_root": str(workdir),
+                        "repo_serve_port": port,
+                        "repo_serve_state_dir": str(workdir / "repo_serve"),
+                    },
+                    "when": (workdir / "repo_serve" / "nginx.pid").is_file(),
+                },
+            ],
+        }
+    ]
+    if not log.parent.is_dir():
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", dir=log.parent, delete=False) as handle:
+        json.dump(play, handle)  # JSON is YAML
+    try:
+        _run(["ansible-playbook", handle.name], log)
+    except StepFailed as exc:
+        print(f"release day: clean-up: {exc}", file=sys.stderr)
+    finally:
+        os.unlink(handle.name)
 
 
 if __name__ == "__main__":
