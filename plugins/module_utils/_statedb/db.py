@@ -36,7 +36,6 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 from .._common.errors import InputError
 from . import backends, schema
-from .backends import StateDBBusy, StateDBError, StateDBUnavailable  # noqa: F401 -- callers import them from here
 from .schema import (
     BUILDING,
     FAILED,
@@ -49,6 +48,11 @@ from .schema import (
     STATUSES,
     SUCCESS,
 )
+
+# Raised by StateDB, imported from here by its callers; defined with the backends that raise them.
+StateDBError = backends.StateDBError
+StateDBBusy = backends.StateDBBusy
+StateDBUnavailable = backends.StateDBUnavailable
 
 # Labels DLRN itself moves on every build; a promotion must not steal them.
 RESERVED_LABELS = ("current", "consistent")
