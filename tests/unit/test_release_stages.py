@@ -13,7 +13,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._common.file
 from ansible_collections.distroforge.openstack.plugins.module_utils._publish import debrepo
 from ansible_collections.distroforge.openstack.plugins.module_utils._release import stages, tagged
 
-from .pkgfactory import build_deb, make_signing_key, stop_gpg_agent
+from .pkgfactory import build_deb, build_rpm, make_signing_key, stop_gpg_agent
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "distro"
 
@@ -237,3 +237,88 @@ def test_a_move_whose_dependencies_resolve_in_the_base_moves_and_publishes(closu
     assert stages.read_stage(release, "testing").nvr("bookworm", "keystone") == nvrs["good"]
     [published] = stages.publish(release, "testing", workdir, options, installability=installability)
     assert published.changed and published.packages == ["python3-keystone_22.0.3-1_all.deb"]
+
+
+# -- tampering ------------------------------------------------------------------------------------
+
+
+def test_a_package_changed_in_the_nvr_store_is_refused_in_one_line_and_nothing_is_published(world):
+    release, workdir, nvrs, options = world
+    write(release, "release", f"bookworm:\n  keystone: {nvrs['old']}\n")
+    [rel] = stages.publish(release, "release", workdir, options)
+    before = os.readlink(rel.path)
+    write(release, "candidate", f"bookworm:\n  keystone: {nvrs['new']}\n")
+    [deb] = tagged.store_dir(workdir, "keystone", nvrs["new"]).glob("*.deb")
+    deb.write_bytes(deb.read_bytes() + b"\0")  # changed after the build
+    with pytest.raises(InputError) as refused:
+        stages.publish(release, "candidate", workdir, options)
+    message = str(refused.value)
+    assert "\n" not in message, message
+    assert message.startswith(f"keystone: {deb.name} of {nvrs['new']} in "), message
+    assert "is not what was built" in message and "build the tag again" in message, message
+    assert not (Path(options.repos_dir) / "stages" / "zed" / "bookworm" / "candidate").exists()
+    published_intact(Path(rel.path), before)
+
+
+def _tamper_deb(snapshot: Path) -> str:
+    [deb] = snapshot.glob("python3-keystone_*.deb")
+    deb.write_bytes(deb.read_bytes() + b"\0")
+    return f"{deb.name}: differs from Packages"
+
+
+def _tamper_packages(snapshot: Path) -> str:
+    # a consistent forgery: Packages and Release rewritten, the signatures left as they were
+    (snapshot / "Packages").write_text((snapshot / "Packages").read_text() + "\nPackage: evil\nVersion: 1\n")
+    debrepo.write_deb_metadata(snapshot, origin="distroforge", label="distroforge", suite="zed-release")
+    return "Release.gpg: does not verify"
+
+
+def _tamper_inrelease(snapshot: Path) -> str:
+    text = (snapshot / "InRelease").read_text()
+    (snapshot / "InRelease").write_text(text.replace("Suite: zed-release", "Suite: zed-evil"))
+    return "InRelease: does not verify"
+
+
+@pytest.mark.parametrize("tamper", [_tamper_deb, _tamper_packages, _tamper_inrelease])
+def test_a_published_stage_changed_afterwards_is_refused_in_one_line_and_the_link_stays(world, tamper):
+    release, workdir, nvrs, options = world
+    write(release, "release", f"bookworm:\n  keystone: {nvrs['old']}\n  keystonemiddleware: {nvrs['mw']}\n")
+    [rel] = stages.publish(release, "release", workdir, options)
+    link = Path(rel.path)
+    before = os.readlink(link)
+    named = tamper(link.parent / before)
+    for check in (True, False):  # check mode says so too
+        with pytest.raises(InputError) as refused:
+            stages.publish(release, "release", workdir, options, check=check)
+        message = str(refused.value)
+        assert "\n" not in message, message
+        assert message.startswith(f"{link}: the published repository {rel.snapshot} changed after it was published: ")
+        assert named in message and "move " in message and "publish the stage again" in message, message
+        assert os.readlink(link) == before
+
+
+@pytest.mark.skipif(not shutil.which("rpmbuild") or not shutil.which("createrepo_c"), reason="needs rpmbuild")
+def test_an_rpm_stage_republishes_unchanged_and_a_changed_rpm_is_refused(world, tmp_path):
+    release, workdir, _nvrs, options = world
+    scratch = tmp_path / "scratch-rpm"
+    nvr = "openstack-keystone-22.0.1-1"
+    path = tagged.store_dir(workdir, "keystone", nvr)
+    path.mkdir(parents=True)
+    outputs = []
+    for built in build_rpm(scratch, "openstack-keystone", "22.0.1", "1"):
+        shutil.copy2(built, path / built.name)
+        outputs.append({"name": built.name, "sha256": sha256_file(built), "size": built.stat().st_size})
+    info = {"backend": "rpmbuild", "nvr": nvr, "project": "keystone", "outputs": outputs,
+            "inputs": {"release_build": True}, "version": {"rpm_version": "22.0.1", "epoch": None}}  # fmt: skip
+    (path / "buildinfo.json").write_text(json.dumps(info))
+    write(release, "release", f"el9s:\n  keystone: {nvr}\n")
+    [rel] = stages.publish(release, "release", workdir, options)
+    assert rel.package_format == "rpm" and rel.changed
+    assert not stages.publish(release, "release", workdir, options)[0].changed  # as published: no false alarm
+    link = Path(rel.path)
+    before = os.readlink(link)
+    [rpm] = (link.parent / before).glob("openstack-keystone-22.0.1-1.noarch.rpm")
+    rpm.write_bytes(rpm.read_bytes() + b"\0")
+    with pytest.raises(InputError, match=rf"^{link}: the published repository .*{rpm.name}: size differs from primary"):
+        stages.publish(release, "release", workdir, options)
+    assert os.readlink(link) == before

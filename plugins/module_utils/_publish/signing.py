@@ -193,3 +193,8 @@ def verify_detached(signature: Path, data: Path, keyring: Path) -> bool:
         what="gpgv",
     )
     return proc.rc == 0
+
+
+def verify_clearsigned(signed: Path, keyring: Path) -> bool:
+    """True when the clearsigned ``signed`` (an InRelease) carries a good signature by a key in ``keyring`` (gpgv)."""
+    return run(["gpgv", "--keyring", str(keyring), str(signed)], timeout=60, check=False, what="gpgv").rc == 0

@@ -45,12 +45,19 @@ from typing import Any
 
 from .._build import backends
 from .._common.errors import InputError
-from .._common.files import fsync_tree, rename_into_place, swap_symlink, write_atomic, write_atomic_if_changed
+from .._common.files import (
+    fsync_tree,
+    rename_into_place,
+    sha256_file,
+    swap_symlink,
+    write_atomic,
+    write_atomic_if_changed,
+)
 from .._pkgdb import loader
 from .._pkgdb.reading import Refused, decode, parse, show
 from .._publish import debrepo, layout, rpmrepo
 from .._publish.atomic import exclusive_lock
-from .._publish.signing import Signer
+from .._publish.signing import Signer, verify_clearsigned, verify_detached
 from .._versions.vercmp import deb_vercmp, rpm_vercmp
 from . import closure as closure_check
 from . import tagged
@@ -526,6 +533,57 @@ def _assemble(staged: Path, files: list[Path], fmt: str, *, suite: str, options:
     (staged / COMPLETE).write_text("", encoding="utf-8")
 
 
+def snapshot_problems(snapshot: Path, files: list[Path], fmt: str, options: PublishOptions) -> list[str]:
+    """What changed in a published snapshot since it was assembled; an empty list means it is as published.
+
+    A client's checks, done here first, the most telling first: the signed metadata verifies with the
+    publisher's key, the metadata's checksums match the files, the packages are those of the stage and,
+    for DEB (whose packages are copied unchanged; RPMs are signed in the copy), the NVR store's bytes.
+    """
+    problems = []
+    signed = (
+        [("Release.gpg", "Release"), ("InRelease", None)]
+        if fmt == "deb"
+        else [("repodata/repomd.xml.asc", "repodata/repomd.xml")]
+    )
+    if options.sign:
+        _armored, binary = layout.Layout(Path(options.repos_dir), "", options.reponame, False).public_key_names()
+        keyring = Path(options.repos_dir) / binary
+        for signature, data in signed:
+            path = snapshot / signature
+            good = path.is_file() and keyring.is_file()
+            if good and data is not None:
+                good = (snapshot / data).is_file() and verify_detached(path, snapshot / data, keyring)
+            elif good:
+                good = verify_clearsigned(path, keyring)
+            if not good:
+                problems.append(f"{path}: does not verify with {keyring}")
+    problems += (
+        debrepo.check_deb_repo(snapshot) if fmt == "deb" else rpmrepo.check_rpm_repo(snapshot, include_srpm=True)
+    )
+    present = {path.name for path in snapshot.iterdir() if path.name.endswith((".rpm", ".deb", ".udeb"))}
+    wanted = {path.name for path in files}
+    if present != wanted:
+        problems.append(f"{snapshot}: packages {sorted(present ^ wanted)} are not those of the stage")
+    if fmt == "deb":
+        for path in files:
+            copy = snapshot / path.name
+            if copy.is_file() and sha256_file(copy) != sha256_file(path):
+                problems.append(f"{copy}: differs from the NVR store's {path}")
+    return problems
+
+
+def verify_snapshot(snapshot: Path, files: list[Path], fmt: str, options: PublishOptions, link: Path) -> None:
+    """Refuse in one line to publish (or keep publishing) a snapshot that changed after it was published."""
+    problems = snapshot_problems(snapshot, files, fmt, options)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InputError(
+            f"{link}: the published repository {snapshot.name} changed after it was published: {problems[0]}{more};"
+            f" nothing was published: move {snapshot} aside (to inspect it) and publish the stage again"
+        )
+
+
 def publish_files(
     files: list[Path], rel: str, suite: str, options: PublishOptions, *, check: bool = False
 ) -> tuple[Path, str, str, bool]:
@@ -542,11 +600,15 @@ def publish_files(
     final = snapshots / name
     target = os.path.relpath(final, link.parent)
     if check:
+        if (final / COMPLETE).is_file():
+            verify_snapshot(final, files, fmt, options, link)
         current = os.readlink(link) if link.is_symlink() else None
         return link, name, fmt, current != target
     repos_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(repos_dir / ".stages.lock", options.lock_timeout, f"publishing {rel}"):
-        if not (final / COMPLETE).is_file():
+        if (final / COMPLETE).is_file():
+            verify_snapshot(final, files, fmt, options, link)
+        else:
             staged = snapshots / f".{name}.staging"
             if staged.exists():
                 shutil.rmtree(staged)  # left by a run killed mid-way

@@ -254,6 +254,26 @@ def stored(workdir: str | Path, project: str, nvr: str) -> tuple[Path, dict[str,
 
 
 def package_files(path: Path, info: dict[str, Any]) -> list[Path]:
-    """The files of a stored build that go into a repository: its binary packages (and source rpm)."""
-    names = sorted(package_digests(info))
-    return [path / name for name in names if name.endswith((".rpm", ".deb", ".udeb"))]
+    """The files of a stored build that go into a repository: its binary packages (and source rpm).
+
+    Each is checked against the digest its build recorded: a package changed in the store after the
+    build (by hand, a disk fault, an intruder) is refused in one line before any repository is written.
+    """
+    digests = package_digests(info)
+    files = []
+    for name in sorted(digests):
+        if not name.endswith((".rpm", ".deb", ".udeb")):
+            continue
+        file = path / name
+        try:
+            found = sha256_file(file)
+        except OSError as exc:
+            found = f"unreadable ({exc.strerror})"
+        if found != digests[name]:
+            raise InputError(
+                f"{info.get('project', path.parent.name)}: {name} of {info.get('nvr', path.name)} in {path} is not "
+                f"what was built (sha256 {found[:16]}, built {digests[name][:16]}); the NVR store was changed after "
+                f"the build: nothing was published; move {path} aside and build the tag again (bit-identical)"
+            )
+        files.append(file)
+    return files
