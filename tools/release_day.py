@@ -91,13 +91,21 @@ def _module_exists(name: str) -> bool:
     return (TOP / "plugins" / "modules" / f"{name}.py").is_file()
 
 
-def _run(argv: list[str], log: Path) -> str:
+def _run(argv: list[str], log: Path, env: dict[str, str] | None = None, *, check: bool = True) -> str:
     with log.open("a", encoding="utf-8") as out:
         out.write(f"\n$ {' '.join(argv)}\n")
         out.flush()
-        proc = subprocess.run(argv, cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        out.write(proc.stdout)
-    if proc.returncode != 0:
+        proc = subprocess.run(
+            argv,
+            cwd=TOP,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if env is None else subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        out.write(proc.stdout + (proc.stderr or ""))
+    if proc.returncode != 0 and check:
         tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
         raise StepFailed(f"{argv[0]} {argv[1]} failed (rc {proc.returncode}); see {log}\n{tail}")
     return proc.stdout
@@ -109,13 +117,20 @@ def playbook(name: str, extra: dict, log: Path) -> str:
 
 
 def module(name: str, args: dict, log: Path) -> dict:
-    """Run the module once on localhost; its result."""
-    out = _run(
-        ["ansible", "localhost", "-m", f"distroforge.openstack.{name}", "-a", json.dumps(args), "-o"],
-        log,
-    )
-    match = re.search(r"=> (\{.*\})\s*$", out.strip(), re.S)
-    return json.loads(match.group(1)) if match else {}
+    """Run the module once on localhost; its result (read from Ansible's json output, whatever the colours)."""
+    json_output = {"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    argv = ["ansible", "localhost", "-m", f"distroforge.openstack.{name}", "-a", json.dumps(args)]
+    out = _run(argv, log, json_output, check=False)
+    try:
+        # the JSON document starts a line; profile_tasks (ansible.cfg) prints its timing lines around it
+        start = re.search(r"(?m)^\{", out)
+        [task] = json.JSONDecoder().raw_decode(out, start.start() if start else 0)[0]["plays"][0]["tasks"]
+        result = task["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise StepFailed(f"{name}: its output is not Ansible's json ({exc}); see {log}") from None
+    if result.get("failed"):
+        raise StepFailed(f"{name} failed: {result.get('msg')}; see {log}")
+    return result
 
 
 def set_pin(tags_file: Path, project: str, ref: str) -> None:
