@@ -123,6 +123,13 @@ def test_builder_setup_knows_what_each_backend_needs(name):
     assert isinstance(needs["subids"], bool)
 
 
+def test_builder_setup_installs_what_dpkg_checkbuilddeps_always_requires():
+    # dpkg-dev only recommends build-essential: a builder image made without recommends had every
+    # listed package and no build-essential, and every DEB build failed "Unmet build dependencies"
+    data = yaml.safe_load((TOP / "roles/builder_setup/vars/backends/dpkg.yml").read_text())
+    assert "build-essential" in data["__builder_setup_backend_dpkg"]["packages"]["Debian"]
+
+
 @pytest.mark.parametrize("name", backends.names())
 def test_a_backend_without_its_tools_fails_with_one_line_naming_it(name, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda _tool: None)
