@@ -27,7 +27,7 @@ from _common import TOP
 
 sys.path.insert(0, str(TOP))
 
-from tests.unit.dlrn_harness import HARNESS, harness_env
+from tests.unit.dlrn_harness import HARNESS, ready_env
 
 ROOT = Path(os.environ.get("DISTROFORGE_BENCH_ROOT", "/var/tmp/distroforge-bench"))
 N = int(os.environ.get("BENCH_N", "20"))
@@ -38,13 +38,9 @@ def dlrn_phases(n: int) -> dict[str, float] | None:
     if os.environ.get("BENCH_DLRN", "1") == "0" or not (HARNESS / "run_dlrn.sh").exists():
         return None
     try:
-        env = harness_env()
+        env = ready_env()
     except (RuntimeError, OSError) as exc:
-        print(f"DLRN peer not installed ({exc}); DLRN figures skipped")
-        return None
-    setup = subprocess.run(["bash", str(HARNESS / "setup.sh")], env=env, capture_output=True, text=True, check=False)
-    if setup.returncode != 0:
-        print(f"DLRN harness setup failed (rc {setup.returncode}); DLRN figures skipped")
+        print(f"DLRN harness cannot run ({exc}); DLRN figures skipped")
         return None
     work = ROOT / f"dlrn-run-n{n}"
     run = subprocess.run(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -48,3 +49,30 @@ def harness_env(**extra: str) -> dict[str, str]:
     """The environment for the harness's scripts: its BENCH_ROOT is the DLRN peer's directory (made if needed)."""
     PEERS.ensure("dlrn")
     return {**os.environ, "BENCH_ROOT": str(PEERS.PEERS["dlrn"].home), **extra}
+
+
+def ready_env(**extra: str) -> dict[str, str]:
+    """:func:`harness_env` once the harness can run here: DLRN installed, its mock and spectool stand-ins in place.
+
+    When they are not, it runs the harness's own idempotent setup.sh (root only: it installs the system tools
+    and points /usr/bin/mock at its stand-in, refusing to replace a real mock); DISTROFORGE_DLRN_SETUP=0
+    forbids that. RuntimeError says why the harness cannot run.
+    """
+    if not (HARNESS / "run_dlrn.sh").is_file():
+        raise RuntimeError(f"DLRN harness {HARNESS} is not present")
+    peer = PEERS.PEERS["dlrn"]
+    mock = Path("/usr/bin/mock")
+    standin = mock.exists() and b"DLRN-BENCH-MOCK-STANDIN" in mock.read_bytes()
+    if peer.ready() and (peer.home / "bin" / "spectool").exists() and standin:
+        return harness_env(**extra)
+    if os.environ.get("DISTROFORGE_DLRN_SETUP", "1") == "0":
+        raise RuntimeError("DLRN harness not set up and DISTROFORGE_DLRN_SETUP=0")
+    if os.geteuid() != 0:
+        raise RuntimeError("DLRN harness not set up; its setup.sh needs root")
+    env = harness_env(**extra)
+    proc = subprocess.run(
+        ["bash", str(HARNESS / "setup.sh")], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"DLRN harness setup.sh failed (rc {proc.returncode}): {(proc.stdout + proc.stderr)[-500:]}")
+    return env

@@ -40,7 +40,7 @@ import pytest
 import yaml
 
 from .ansible_run import TOP, run_playbook
-from .dlrn_harness import HARNESS, PEERS, harness_env
+from .dlrn_harness import HARNESS, PEERS, harness_env, ready_env
 
 pytestmark = pytest.mark.slow
 
@@ -56,21 +56,10 @@ _SHARDED = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{40}_[0-9a-f]{8}$")
 
 def _harness_ready() -> str | None:
     """Why the harness cannot run here, or None when it can."""
-    if not (HARNESS / "run_dlrn.sh").is_file():
-        return f"DLRN harness {HARNESS} is not present"
-    mock = Path("/usr/bin/mock")
-    standin = mock.exists() and b"DLRN-BENCH-MOCK-STANDIN" in mock.read_bytes()
-    if PEERS.PEERS["dlrn"].ready() and (PEERS.PEERS["dlrn"].home / "bin" / "spectool").exists() and standin:
-        return None
-    if os.environ.get("DISTROFORGE_DLRN_SETUP", "1") == "0":
-        return "DLRN harness not set up and DISTROFORGE_DLRN_SETUP=0"
-    if os.geteuid() != 0:
-        return "DLRN harness not set up; its setup.sh needs root"
-    proc = subprocess.run(
-        ["bash", str(HARNESS / "setup.sh")], env=harness_env(), capture_output=True, text=True, timeout=600, check=False
-    )
-    if proc.returncode != 0:
-        return f"DLRN harness setup.sh failed (rc {proc.returncode}): {(proc.stdout + proc.stderr)[-500:]}"
+    try:
+        ready_env()
+    except RuntimeError as exc:
+        return str(exc)
     return None
 
 
