@@ -130,6 +130,19 @@ duration:
   description: Seconds the poll took.
   returned: always
   type: float
+pending:
+  description:
+    - Commits of O(release) waiting for a builder (C(QUEUED) or C(RETRY)) after this poll, new ones included
+      (in check mode, what would be queued is counted too).
+    - With RV(unpublished), what a build run has left to do; both 0 means nothing to plan, build, record or publish.
+  returned: always
+  type: int
+unpublished:
+  description:
+    - Finished builds (C(SUCCESS) or C(FAILED)) of any release not published yet, such as those of a run
+      that died before publishing.
+  returned: always
+  type: int
 """
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.module import DistroforgeModule

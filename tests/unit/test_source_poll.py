@@ -149,6 +149,27 @@ def test_poll_and_queue_records_once_and_reports_idempotently(world):
         assert len(db.pending("zed")) == 3
 
 
+def test_poll_and_queue_says_what_is_left_to_build_and_publish(world):
+    # build.yml plans, records and publishes nothing when both are 0: the no-change cycle
+    tmp, pkgs = world
+    kw = {"release": "zed", "db_path": str(tmp / "state.db"), "mirror_dir": str(tmp / "cache")}
+    assert (poll_and_queue(pkgs, record=False, **kw)["pending"], poll_and_queue(pkgs, **kw)["pending"]) == (2, 2)
+    with StateDB(kw["db_path"]) as db:
+        alpha, beta = db.pending("zed")
+        for record, status in ((alpha, "SUCCESS"), (beta, "FAILED")):
+            assert db.claim(record.id, "b1")
+            db.finish(record.id, status, log_url=str(tmp / f"{record.project}.log"))
+    again = poll_and_queue(pkgs, **kw)
+    assert (again["pending"], again["unpublished"]) == (0, 2)  # built, not published yet: a run died there
+    with StateDB(kw["db_path"]) as db:
+        db.mark_published(alpha.id)
+        db.mark_purged(beta.id)
+    assert {k: v for k, v in poll_and_queue(pkgs, **kw).items() if k in ("pending", "unpublished")} == {
+        "pending": 0,
+        "unpublished": 0,
+    }
+
+
 def test_poll_and_queue_reports_errors_per_package(world):
     tmp, pkgs = world
     pkgs[1] = dict(pkgs[1], distgit=f"{tmp}/missing-distgit")

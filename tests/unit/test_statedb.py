@@ -338,6 +338,18 @@ def test_pending_is_oldest_first(db):
     assert [record.commit_hash[:2] for record in db.pending(release="master", limit=2)] == ["n1", "n2"]
 
 
+def test_unpublished_count_is_what_is_left_to_publish(db):
+    ok, failed, no_log, queued = db.queue([change(p, p) for p in ("nova", "glance", "cinder", "swift")])
+    build(db, ok, "SUCCESS", log_url="/r/nova/build.log")
+    build(db, failed, "FAILED", log_url="/r/glance/build.log")
+    build(db, no_log, "SUCCESS")  # nothing to publish from: to_publish skips it too
+    assert db.unpublished_count() == 2
+    db.mark_published(ok.id)
+    db.mark_purged(failed.id)
+    assert db.unpublished_count() == 0
+    assert queued.status == "QUEUED"
+
+
 # -- queries ---------------------------------------------------------------------------
 
 

@@ -67,6 +67,11 @@ def poll_and_queue(
             ids = {(c.project, c.commit_hash, c.distro_hash): c.id for c in queued}
             for row in new_commits:
                 row["queued_id"] = ids.get((row["project"], row["commit_hash"], row["distro_hash"]))
+        # What is left to do after this poll: a run with neither has nothing to plan, record or publish.
+        pending = len(opened.pending(release)) if opened is not None else 0
+        unpublished = opened.unpublished_count() if opened is not None else 0
+        if not record:  # a dry run queued nothing: what it found would be pending
+            pending += len(new_commits)
     return {
         "changed": bool(new_commits),
         "new_commits": new_commits,
@@ -74,4 +79,6 @@ def poll_and_queue(
         "polled": len(report.packages),
         "unchanged": len(report.packages) - len(new_commits) - len(report.errors),
         "duration": report.duration,
+        "pending": pending,
+        "unpublished": unpublished,
     }

@@ -650,6 +650,20 @@ class StateDB:
             conn.execute("UPDATE commits SET flags = flags | ? WHERE id = ?", (flag, commit_id))
             return True
 
+    def unpublished_count(self) -> int:
+        """Return how many finished builds (SUCCESS or FAILED, with a build log) are neither published nor purged.
+
+        What the build queue's ``to_publish`` lists; counted in SQL so that a
+        run with nothing to do can tell without reading every row.
+        """
+        with self.reader() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM commits WHERE status IN (?, ?) AND (flags & ?) = 0 AND log_url IS NOT NULL"
+                " AND log_url != ''",
+                (SUCCESS, FAILED, FLAG_PUBLISHED | FLAG_PURGED),
+            ).fetchone()
+        return int(row[0])
+
     def pending(self, release: Optional[str] = None, limit: Optional[int] = None) -> List[CommitRecord]:
         """Return commits waiting for a builder (QUEUED or RETRY), oldest first.
 
