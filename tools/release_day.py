@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     pins = dict(_pin(text, parser) for text in args.pin)
     target = args.target.resolve()
     if target.exists():
-        cleanup(target / "work", target / "cleanup.log", args.port)  # a server or node left by an earlier run
+        # a server left by an earlier run (and its nodes, which a run with the gate makes afresh)
+        cleanup(target / "work", target / "cleanup.log", args.port, nodes=args.gate)
         shutil.rmtree(target)
     target.mkdir(parents=True)
     log = target / "release-day.log"
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
         step("release package (release_package)", release_package)
         step(f"{UPGRADE_STEP} (release_upgrade.yml)", upgrade)
     finally:
-        cleanup(workdir, log, args.port)
+        cleanup(workdir, log, args.port, nodes=args.gate)
     summary(steps, target)
     return 0
 
@@ -433,8 +434,11 @@ def summary(steps: list[tuple[str, float, str]], target: Path) -> None:
     (target / "summary.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
-def cleanup(workdir: Path, log: Path, port: int) -> None:
-    """Remove release day's nodes and stop its repository server (whatever the run left)."""
+def cleanup(workdir: Path, log: Path, port: int, *, nodes: bool) -> None:
+    """Stop release day's repository server and, with ``nodes`` (a run with the gate), remove its nodes.
+
+    A run without the gate makes no node and leaves the df-rel-* nodes alone: another run may use them.
+    """
     play = [
         {
             "name": "Clean up after release day",
@@ -448,6 +452,7 @@ def cleanup(workdir: Path, log: Path, port: int) -> None:
                         "node_provision_state": "absent",
                         "node_provision_nodes": [{"name": NODE}, {"name": GATE_NODE}],
                     },
+                    "when": nodes,
                 },
                 {
                     "name": "Stop the repository server",
