@@ -73,10 +73,10 @@ test: bootstrap
 	@python -c 'import yaml; a = yaml.safe_load(open("tests/allowed_skips.yml"))["allowed"] or []; \
 	  print("\n".join("  %s: %s" % (e["reason"], e["why"]) for e in a) or "  none: every test ran")'
 
-# Release day on the example distro (docs/release.md "Stages and the gate"): zed released at its pins, then
-# a newer upstream tag -> bump -> reqcheck -> tagged build -> gate (deploy + Tempest on a podman node) ->
-# testing -> release -> release package, each step timed. Not in `slow` yet: with the gate's deploy +
-# Tempest it has not been measured under the slow lane's 15 minutes.
+# Release day on the example distro (docs/release.md "Release day"): zed released at its pins and a fresh
+# node deployed from its release package alone, then a newer upstream tag -> bump -> reqcheck -> tagged
+# build -> gate (deploy + Tempest on a podman node) -> testing -> release -> release package -> upgrade
+# test of that node, each step timed (part of `make slow`; make test runs it reduced, without the gate).
 #   make release-day [RELEASE_DAY_ARGS='--packages keystone --no-gate']
 RELEASE_DAY_ARGS ?=
 release-day: bootstrap
@@ -89,7 +89,8 @@ release-day: bootstrap
 #   node-cloud-fake  node_provision's openstack driver against a fake cloud on loopback (create, failure cleanup, absent)
 #   bisect-tempest  bisect_test.yml names a planted packaging commit that breaks a Tempest test (one podman node)
 #   vm-scenario  the pipeline's test half (scenario001 + Tempest identity smoke) on a TCG VM node, stage times printed (~1 h)
-slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario
+#   release-day  release day with the gate, the release package on a fresh node and the upgrade test (three podman deploys)
+slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario release-day
 
 .PHONY: vm-scenario
 vm-scenario: bootstrap $(EXAMPLE_PKGDB)
