@@ -37,6 +37,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db 
 from .ansible_run import TOP, run_playbook
 from .gitrepos import commit, git, init
 from .pkgfactory import add_build, artifacts_dir, build_deb, build_rpm, hexhash
+from .sdists import make_sdist
 
 T0 = 1_700_000_000
 MODULES = sorted(path.stem for path in (TOP / "plugins" / "modules").glob("*.py") if path.stem != "__init__")
@@ -244,6 +245,14 @@ def package_build(folder: Path) -> dict[str, Any]:
 
 
 KEYS_FILE = TOP / "roles" / "deploy_packstack" / "files" / "packstack-keys-21.0.1.yml"
+
+
+def package_generate(folder: Path) -> dict[str, Any]:
+    return {"src": str(make_sdist(folder / "sdists")), "dest": str(folder / "distgit")}
+
+
+def package_generate_then(folder: Path, args: dict[str, Any]) -> dict[str, Any]:
+    return {**args, "maintainer": "Another Packager <another@example.org>"}
 
 
 def packstack_answers(folder: Path) -> dict[str, Any]:
@@ -770,6 +779,14 @@ CASES = [
         packstack_answers,
         seed_self("packstack_answers"),
         packstack_answers_then,
+    ),
+    Case("package_generate-fresh", "package_generate", package_generate),
+    Case(
+        "package_generate-state",
+        "package_generate",
+        package_generate,
+        seed_self("package_generate"),
+        package_generate_then,
     ),
     Case("package_new_version-fresh", "package_new_version", bump_package),
     Case("package_new_version-state", "package_new_version", bump_package, seed_self("package_new_version")),
