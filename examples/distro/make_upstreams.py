@@ -36,6 +36,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -257,9 +258,9 @@ def build_upstream(upstream: Upstream, cache: Path, git_dir: Path) -> dict[str, 
     return commits
 
 
-def build_distgit(project: str, git_dir: Path) -> str:
-    """Make the bare distgit repository ``git_dir`` from ``packaging/<project>``; its commit hash."""
-    source = PACKAGING / project
+def build_distgit(project: str, git_dir: Path, packaging: Path = PACKAGING) -> str:
+    """Make the bare distgit repository ``git_dir`` from ``<packaging>/<project>``; its commit hash."""
+    source = packaging / project
     if not source.is_dir():
         raise ExampleError(f"{source}: no packaging for project {project!r}; add it or fix upstreams.json")
     init_bare(git_dir, DISTGIT_BRANCH)
@@ -270,7 +271,8 @@ def build_distgit(project: str, git_dir: Path) -> str:
             if path.is_file() and not path.is_symlink():
                 path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
         git(git_dir, "add", "--all", "--force", ".", work_tree=tree)
-        message = f"Packaging of {project} for Zed\n\nRDO-style spec and debian/ from examples/distro/packaging.\n"
+        origin = f"examples/{packaging.parent.name}/{packaging.name}"
+        message = f"Packaging of {project} for Zed\n\nRDO-style spec and debian/ from {origin}.\n"
         env = commit_env(iso_seconds(DISTGIT_DATE))
         git(git_dir, "commit", "--quiet", "--no-verify", "-m", message, work_tree=tree, env=env)
     return git(git_dir, "rev-parse", "HEAD").strip()
@@ -312,30 +314,47 @@ def install_repo(built: Path, final: Path, force: bool) -> str:
     return "replaced"
 
 
-def write_pkgdb(target: Path) -> Path:
-    """Copy the package database into ``target/rdoinfo`` with ``example-root`` set to ``target``."""
+def write_pkgdb(
+    target: Path, source: Path = HERE, files: tuple[str, ...] = PKGDB_FILES, texts: dict[str, str] | None = None
+) -> Path:
+    """Copy the package database into ``target/rdoinfo`` with ``example-root`` set to ``target``.
+
+    ``texts`` gives the content of some of ``files`` instead of ``source``'s (a reduced database).
+    """
     out = target / "rdoinfo"
-    for name in PKGDB_FILES:
-        text = (HERE / name).read_text()
+    for name in files:
+        text = (texts or {}).get(name) or (source / name).read_text()
         if name == "rdo.yml":
             text, count = EXAMPLE_ROOT_LINE.subn(lambda m: f"{m.group(1)}{target}", text, count=1)
             if count != 1:
-                raise ExampleError(f"{HERE / name}: no 'example-root:' line in package-default; restore it from git")
+                raise ExampleError(f"{source / name}: no 'example-root:' line in package-default; restore it from git")
         dest = out / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Unchanged files keep their mtime, so the pkgdb cache stays warm.
         if not dest.is_file() or dest.read_text() != text:
             dest.write_text(text)
-    return out / PKGDB_FILES[0]
+    return out / files[0]
 
 
-def make_all(target: Path, cache: Path, force: bool = False, echo: bool = True) -> dict[str, dict[str, str]]:
+def make_all(
+    target: Path,
+    cache: Path,
+    force: bool = False,
+    echo: bool = True,
+    *,
+    upstreams: list[Upstream] | None = None,
+    packaging: Path = PACKAGING,
+    pkgdb: Callable[[Path], Path] = write_pkgdb,
+) -> dict[str, dict[str, str]]:
     """Make every upstream and distgit repository and the database under ``target``.
 
-    Returns ``{repository path: {ref: commit hash}}`` for the repositories made.
+    ``upstreams``, ``packaging`` and ``pkgdb`` (which writes the database)
+    let another example reuse this (examples/zed-libs); the defaults are
+    this directory's.  Returns ``{repository path: {ref: commit hash}}``
+    for the repositories made.
     """
     target = target.resolve()
-    upstreams = load_pins()
+    upstreams = load_pins() if upstreams is None else upstreams
     result: dict[str, dict[str, str]] = {}
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".df-example-", dir=target) as scratch:
@@ -349,13 +368,13 @@ def make_all(target: Path, cache: Path, force: bool = False, echo: bool = True) 
             head = commits[newest][:12]
             _echo(echo, f"upstream/{upstream.repo}: {len(commits)} releases, {newest} at {head}; {state}")
             built = Path(scratch) / f"distgit-{upstream.project}"
-            commit = build_distgit(upstream.project, built)
+            commit = build_distgit(upstream.project, built, packaging)
             final = target / "distgit" / f"{upstream.project}-distgit"
             state = install_repo(built, final, force)
             result[str(final)] = {DISTGIT_BRANCH: commit}
             _echo(echo, f"distgit/{upstream.project}-distgit: {DISTGIT_BRANCH} at {commit[:12]}; {state}")
-    pkgdb = write_pkgdb(target)
-    _echo(echo, f"package database: {pkgdb}")
+    entry = pkgdb(target)
+    _echo(echo, f"package database: {entry}")
     return result
 
 
