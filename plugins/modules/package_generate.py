@@ -10,7 +10,7 @@ module: package_generate
 short_description: Write a new package's distgit (RDO-style spec and debian/) from its sdist's metadata
 version_added: 0.1.0
 description:
-  - What a packager starts from when a project joins the distribution. From
+  - "What a packager starts from when a project joins the distribution. From
     the project's sdist (or a source checkout) the module reads its metadata
     with the libraries' own readers (C(PKG-INFO) by C(packaging), C(setup.cfg)
     by C(configparser), C(setup.py) by C(ast) without running it,
@@ -18,7 +18,7 @@ description:
     C(<name>.spec) in RDO's style (C(Version: XXX) and C(Release: XXX), which the
     build fills in from the commit as DLRN does) and a C(debian/) directory
     (C(control), C(rules) with pybuild, C(changelog), C(copyright) from the
-    license metadata, C(source/format)).
+    license metadata, C(source/format))."
   - C(requirements.txt) becomes C(Requires) and C(Depends) through the
     collection's requirement map (C(plugins/module_utils/_release/pymod2pkg.yml),
     the map M(distroforge.openstack.package_reqcheck) uses) with O(overrides)
@@ -78,8 +78,8 @@ options:
     type: int
   dependency_epochs:
     description:
-      - Per format (C(rpm), C(deb)), dependency package name -> its epoch, written
-        in front of the requirement's minimum, for example C({deb: {python3-oslo.config: 2}}).
+      - "Per format (C(rpm), C(deb)), dependency package name -> its epoch, written
+        in front of the requirement's minimum, for example C({deb: {python3-oslo.config: 2}})."
       - With O(base_indexes), the base's epochs are added for the Debian
         dependencies not named here.
     type: dict
@@ -93,8 +93,8 @@ options:
     default: []
   overrides:
     description:
-      - A reqcheck overrides file (C(ignore), C(map), see M(distroforge.openstack.package_reqcheck)):
-        requirements left out and names mapped by hand, for example a Tempest plugin's.
+      - A reqcheck overrides file (C(ignore), C(map), see M(distroforge.openstack.package_reqcheck)),
+        for requirements left out and names mapped by hand, for example a Tempest plugin's.
     type: path
   package_map:
     description: A requirement -> package map of one's own, in the format of the collection's C(pymod2pkg.yml).
