@@ -107,6 +107,7 @@ class _Source:
     names: list[str]
     read: Callable[[str], Optional[bytes]]
     time: int = 0
+    close: Callable[[], None] = lambda: None
 
     def text(self, name: str) -> Optional[str]:
         data = self.read(name)
@@ -129,20 +130,25 @@ def need_packaging() -> None:
 def _sdist_source(path: Path) -> _Source:
     where = str(path)
     try:
-        archive = tarfile.open(path)  # noqa: SIM115 - members are read lazily below, closed by the caller's GC
+        archive = tarfile.open(path)  # noqa: SIM115 - members are read on demand; read() closes it (close)
     except (tarfile.TarError, EOFError, OSError):
         raise InputError(
             f"source: {path} is not an sdist (a .tar.gz of <name>-<version>/); give the sdist or a checkout"
         ) from None
     members = {}
     tops = set()
-    for member in archive.getmembers():
-        parts = member.name.split("/")
-        tops.add(parts[0])
-        rel = "/".join(parts[1:])
-        if rel and (member.isfile() or member.isdir()) and not member.name.startswith("/") and ".." not in parts:
-            members[rel] = member
+    try:
+        for member in archive.getmembers():
+            parts = member.name.split("/")
+            tops.add(parts[0])
+            rel = "/".join(parts[1:])
+            if rel and (member.isfile() or member.isdir()) and not member.name.startswith("/") and ".." not in parts:
+                members[rel] = member
+    except (tarfile.TarError, EOFError, OSError):
+        archive.close()
+        raise InputError(f"source: {path} is a damaged sdist (its tar archive ends early); download it again") from None
     if len(tops) != 1:
+        archive.close()
         raise InputError(f"source: {path} holds {len(tops)} top directories; an sdist holds one, <name>-<version>/")
 
     def read(name: str) -> Optional[bytes]:
@@ -156,7 +162,7 @@ def _sdist_source(path: Path) -> _Source:
 
     files = sorted(n for n, m in members.items() if m.isfile())
     pkg_info = members.get("PKG-INFO")
-    return _Source(where, files, read, int(pkg_info.mtime) if pkg_info is not None else 0)
+    return _Source(where, files, read, int(pkg_info.mtime) if pkg_info is not None else 0, archive.close)
 
 
 def _tree_source(path: Path) -> _Source:
@@ -168,9 +174,11 @@ def _tree_source(path: Path) -> _Source:
             if os.path.isfile(full) and not os.path.islink(full):
                 files.append(os.path.relpath(full, path).replace(os.sep, "/"))
 
+    known = set(files)
+
     def read(name: str) -> Optional[bytes]:
         full = path / name
-        if name not in set(files) or not full.is_file():
+        if name not in known or not full.is_file():
             return None
         if full.stat().st_size > MAX_MEMBER:
             raise InputError(f"source: {full} is larger than {MAX_MEMBER >> 20} MiB; refused")
@@ -328,6 +336,13 @@ def read(path: Path | str, version: Optional[str] = None) -> ProjectMetadata:
         source = _sdist_source(path)
     else:
         raise InputError(f"source: {path} does not exist; give an sdist (.tar.gz) or a source checkout")
+    try:
+        return _read(path, source, version)
+    finally:
+        source.close()
+
+
+def _read(path: Path, source: _Source, version: Optional[str]) -> ProjectMetadata:
     setup_cfg = _cfg(source.text("setup.cfg"), f"{source.where}: setup.cfg")
     pkg_info_text = source.text("PKG-INFO")
     info: dict = {}
