@@ -274,29 +274,17 @@ def context(
         )
     effective = pkgmap.with_overrides(overrides.mapped)
     own = names(meta.name, effective, options.rpm_name)
+
+    def packages(text: str, what: str, fmt: str, skip: tuple[str, ...] = ()) -> list[Requirement]:
+        python = effective.python_version.get(fmt, "3.11")
+        reqs = parse_requirements(text, f"{meta.where}: {what}", python)
+        return mapped(reqs, fmt, pkgmap=effective, overrides=overrides, epochs=options.epochs.get(fmt, {}), own=skip)
+
     requirements = requirements_of(meta)
     runtime = {
-        fmt: mapped(
-            parse_requirements(requirements, f"{meta.where}: requirements", effective.python_version.get(fmt, "3.11")),
-            fmt,
-            pkgmap=effective,
-            overrides=overrides,
-            epochs=options.epochs.get(fmt, {}),
-            own=(own.rpm_binary, own.deb_binary),
-        )
-        for fmt in pymod.FORMATS
+        fmt: packages(requirements, "requirements", fmt, (own.rpm_binary, own.deb_binary)) for fmt in pymod.FORMATS
     }
-    setup = "\n".join(meta.setup_requires)
-    build = {
-        fmt: mapped(
-            parse_requirements(setup, f"{meta.where}: setup_requires", effective.python_version.get(fmt, "3.11")),
-            fmt,
-            pkgmap=effective,
-            overrides=overrides,
-            epochs=options.epochs.get(fmt, {}),
-        )
-        for fmt in pymod.FORMATS
-    }
+    build = {fmt: packages("\n".join(meta.setup_requires), "setup_requires", fmt) for fmt in pymod.FORMATS}
     for fmt, tools in BUILD_TOOLS.items():
         present = {req.package for req in build[fmt]}
         build[fmt] = sorted(
