@@ -101,7 +101,13 @@ release-day: bootstrap
 #   vm-scenario  the pipeline's test half (scenario001 + Tempest identity smoke) on a TCG VM node, stage times printed (~1 h)
 #   release-day  release day with the gate, the release package on a fresh node and the upgrade test (three podman deploys)
 #   zed-libs-build  the zed-libs example (61 generated packages) built with dpkg and rpmbuild, published, repo_closure
-slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario release-day zed-libs-build
+#   scale-bench  bench/bench_scale.py on zed-libs: first build (DEB, RPM) on 1, 2, 3 podman builders, DLRN 0.26.1
+#                on the same specs, the no-change cycle, peak memory (docs/farms.md)
+slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario release-day zed-libs-build scale-bench
+
+.PHONY: scale-bench
+scale-bench: bootstrap $(ZED_LIBS_PKGDB)
+	BENCH_SCALE_FULL=1 BENCH_SCALE_PKGDB=$(ZED_LIBS_PKGDB) python bench/run.py scale
 
 .PHONY: zed-libs-build
 zed-libs-build: bootstrap $(ZED_LIBS_PKGDB)
