@@ -30,11 +30,12 @@ The machine has 2 cores shared with other work: the load average is printed
 with every figure, and more builders than cores cannot build faster here.
 
 Environment:
-  BENCH_SCALE_FULL=1       the large run: the zed-libs example (make zed-libs) when it is made
-  BENCH_SCALE_PKGDB=FILE   the entry file of the package database (default: see above, else the
-                           small example of make example)
+  BENCH_SCALE_FULL=1       the large run (make scale-bench): the zed-libs example (make example-zed-libs)
+                           when it is made, with 1, 2 and 3 builders; without it (make bench) the small
+                           example of make example with 1 and 2 builders
+  BENCH_SCALE_PKGDB=FILE   the entry file of another package database
   BENCH_SCALE_RELEASE      release to build (default zed)
-  BENCH_SCALE_BUILDERS     builder counts (default 1,2,3)
+  BENCH_SCALE_BUILDERS     builder counts (default 1,2,3 for the full run, else 1,2)
   BENCH_SCALE_BACKENDS     backends (default dpkg,rpmbuild)
   BENCH_SCALE_PARALLEL=N   builds at a time per builder (package_build_parallel; default one per CPU)
   BENCH_SCALE_KEEP=1       keep the builder nodes afterwards (a rerun skips their setup)
@@ -88,7 +89,7 @@ def default_pkgdb(full: bool) -> Path:
         for name in ("rdo-full.yml", "rdo.yml"):
             if (ZED_LIBS / name).exists():
                 return ZED_LIBS / name
-        print(f"BENCH_SCALE_FULL=1 but {ZED_LIBS} is not made (make zed-libs): the small example instead")
+        print(f"BENCH_SCALE_FULL=1 but {ZED_LIBS} is not made (make example-zed-libs): the small example instead")
     return SMALL_EXAMPLE
 
 
@@ -108,7 +109,7 @@ class Options:
         return cls(
             pkgdb=Path(os.environ.get("BENCH_SCALE_PKGDB") or default_pkgdb(full)).resolve(),
             release=os.environ.get("BENCH_SCALE_RELEASE", "zed"),
-            counts=[int(n) for n in os.environ.get("BENCH_SCALE_BUILDERS", "1,2,3").split(",")],
+            counts=[int(n) for n in os.environ.get("BENCH_SCALE_BUILDERS", "1,2,3" if full else "1,2").split(",")],
             backends=os.environ.get("BENCH_SCALE_BACKENDS", "dpkg,rpmbuild").split(","),
             dlrn=os.environ.get("BENCH_DLRN", "1") != "0",
             keep=os.environ.get("BENCH_SCALE_KEEP") == "1",
