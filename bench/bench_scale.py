@@ -81,6 +81,8 @@ SMALL_EXAMPLE = TOP / "build" / "example" / "rdoinfo" / "rdo-full.yml"
 ZED_LIBS = TOP / "build" / "zed-libs" / "rdoinfo"
 KINDS = {"dpkg": "DEB", "rpmbuild": "RPM"}
 MIB = 1024 * 1024
+# The venv's ansible-playbook, also when this script runs outside make (no venv on PATH).
+PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def default_pkgdb(full: bool) -> Path:
@@ -295,7 +297,7 @@ def builders_play(state: str, names: list[str], root: Path | None) -> subprocess
     inventory = localhost_inventory(ROOT / "inventory-setup.json", [])
     return subprocess.run(
         [
-            "ansible-playbook",
+            PLAYBOOK,
             "-i",
             str(inventory),
             str(TOP / "bench" / "scale_builders.yml"),
@@ -346,7 +348,7 @@ def ours(opts: Options, backend: str, names: list[str], cgroups: dict[str, Path]
     work.mkdir(parents=True)
     inventory = localhost_inventory(work / "inventory.json", names)
     cmd = [
-        "ansible-playbook",
+        PLAYBOOK,
         "-i",
         str(inventory),
         str(TOP / "playbooks" / "build.yml"),
