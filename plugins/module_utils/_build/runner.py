@@ -165,7 +165,11 @@ class BuildResult:
     def as_dict(self) -> dict[str, Any]:
         """Plain data for a module result, with ``files``: everything in the result directory."""
         data = asdict(self)
-        data["files"] = [*self.artifacts, *([self.log] if self.log else []), *([self.buildinfo] if self.buildinfo else [])]
+        data["files"] = [
+            *self.artifacts,
+            *([self.log] if self.log else []),
+            *([self.buildinfo] if self.buildinfo else []),
+        ]
         return data
 
 
@@ -412,7 +416,7 @@ def build_one(job: BuildJob, settings: BuildSettings) -> BuildResult:
 def _result(
     job: BuildJob, settings: BuildSettings, result_dir: str, *, started: float, attempts: int, status: str, **extra: Any
 ) -> BuildResult:
-    """The BuildResult of ``job``, with what every outcome has and ``extra``."""
+    """The BuildResult of ``job``, with what every outcome has and ``extra`` (no ``result_dir``: not built)."""
     return BuildResult(
         project=job.project,
         name=job.name,
@@ -422,7 +426,7 @@ def _result(
         backend=settings.backend,
         status=status,
         result_dir=result_dir,
-        log=os.path.join(result_dir, "build.log"),
+        log=os.path.join(result_dir, "build.log") if result_dir else "",
         attempts=attempts,
         duration=round(time.monotonic() - started, 1),
         **extra,
@@ -487,17 +491,13 @@ def build_many(
 
 def _blocked(job: BuildJob, settings: BuildSettings, missing: list[str]) -> BuildResult:
     """The result of a job not built because the projects ``missing`` did not build."""
-    return BuildResult(
-        project=job.project,
-        name=job.name,
-        commit_hash=job.commit_hash,
-        distro_hash=job.distro_hash,
-        commit_id=job.commit_id,
-        backend=settings.backend,
-        status=BLOCKED,
-        result_dir="",
-        log="",
+    return _result(
+        job,
+        settings,
+        "",
+        started=time.monotonic(),
         attempts=0,
+        status=BLOCKED,
         error=f"not built: it build-depends on {', '.join(missing)}, which did not build in this run",
         blocked_by=missing,
     )
