@@ -121,6 +121,7 @@ EXCEPTION_NAMES = [
     "PasteDeploy",
     "sqlalchemy-migrate",
     "suds-jurko",
+    "suds-community",
     "pycrypto",
     "pyzmq",
     "prometheus-client",

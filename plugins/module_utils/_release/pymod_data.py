@@ -76,6 +76,7 @@ exceptions:
   pastedeploy: {rpm: python3-paste-deploy, deb: python3-pastedeploy}
   sqlalchemy-migrate: {rpm: python3-migrate, deb: python3-migrate}
   suds-jurko: {rpm: python3-suds, deb: python3-suds}
+  suds-community: {rpm: python3-suds, deb: python3-suds}
   pycrypto: {rpm: python3-crypto, deb: python3-crypto}
   pyzmq: {rpm: python3-zmq, deb: python3-zmq}
   prometheus-client: {rpm: python3-prometheus_client, deb: python3-prometheus-client}
@@ -106,6 +107,7 @@ deb_differs_from_pymod2pkg:
   pytz: Debian's package is python3-tz
   sqlalchemy-migrate: pymod2pkg names the Python 2 python-migrate for Python 3 as well
   suds-jurko: pymod2pkg names the Python 2 python-suds for Python 3 as well
+  suds-community: Debian's package of the suds fork OpenStack uses is python3-suds
   horizon: Debian ships horizon as python3-django-horizon
   openstack-placement: Debian ships the library as python3-placement
   pyjwt: Debian's package is python3-jwt
