@@ -117,7 +117,10 @@ def test_debian_epochs_put_every_zed_version_above_bookworms():
         epoch = epochs["packages"].get(binary)
         ours = f"{epoch}:" if epoch else ""
         ours += f"{debian_base.deb_upstream(upstream.releases[-1].version)}-1"
-        assert deb_vercmp(ours, base[binary]) > 0, f"{binary} {ours} is not above bookworm's {base[binary]}"
+        assert deb_vercmp(ours, base[binary]) > 0, (
+            f"{binary} {ours} is not above bookworm's {base[binary]}: run examples/zed-libs/generate_packaging.py "
+            "--refresh-epochs, then without options, and commit the result"
+        )
         assert (epoch or 0) >= (debian_base.epoch_of(base[binary]) or 0), binary
 
 
