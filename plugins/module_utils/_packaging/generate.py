@@ -329,7 +329,7 @@ def context(
         "license_files": list(meta.license_files),
         "doc_files": list(meta.doc_files),
         "bash_completions": completions,
-        "tempest_plugins": _entry_point_names(meta, "tempest.test_plugins"),
+        "tempest_plugins": meta.entry_point_names("tempest.test_plugins"),
         "rpm": {
             "source": own.rpm_source,
             "binary": own.rpm_binary,
@@ -352,10 +352,6 @@ def context(
             "changelog_date": formatdate(date, localtime=False).replace("-0000", "+0000"),
         },
     }
-
-
-def _entry_point_names(meta: ProjectMetadata, group: str) -> list[str]:
-    return [group] if group in meta.entry_point_groups else []
 
 
 def render(

@@ -76,7 +76,7 @@ class ProjectMetadata:
     console_scripts: tuple[str, ...] = ()  # entry-point scripts, by name
     scripts: tuple[str, ...] = ()  # plain scripts ([files] scripts), by name
     data_files: tuple[tuple[str, str], ...] = ()  # (target directory under the prefix, file name)
-    entry_point_groups: tuple[str, ...] = ()  # e.g. tempest.test_plugins
+    entry_points: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (group, names), e.g. (tempest.test_plugins, (x,))
     license_files: tuple[str, ...] = ()
     doc_files: tuple[str, ...] = ()
     bash_completions: tuple[str, ...] = ()  # tools/<command>.bash_completion, by path in the source
@@ -84,6 +84,10 @@ class ProjectMetadata:
     license_text: str = ""  # the license file's text, for a license debian/copyright must quote
     source_time: int = 0  # when the sdist was made (its PKG-INFO's mtime) or the checkout's commit time
     where: str = ""  # the sdist or tree read, for messages
+
+    def entry_point_names(self, group: str) -> list[str]:
+        """The names of entry point ``group`` (``tempest.test_plugins``: the plugins Tempest loads)."""
+        return [name for found, names in self.entry_points if found == group for name in names]
 
     @property
     def egg_info_name(self) -> str:
@@ -395,7 +399,7 @@ def _read(path: Path, source: _Source, version: Optional[str]) -> ProjectMetadat
         console_scripts=tuple(sorted(set(entry_points.get("console_scripts", [])))),
         scripts=tuple(sorted({posixpath.basename(s) for s in _lines(files_value.get("scripts", ""))})),
         data_files=tuple(data_files(files_value.get("data_files", ""), source.names)),
-        entry_point_groups=tuple(sorted(entry_points)),
+        entry_points=tuple((group, tuple(sorted(names))) for group, names in sorted(entry_points.items())),
         license_files=tuple(n for n in LICENSE_NAMES if n in source.names)[:1],
         doc_files=tuple(n for n in README_NAMES if n in source.names)[:1],
         bash_completions=tuple(

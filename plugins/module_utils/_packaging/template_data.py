@@ -290,8 +290,8 @@ TEMPLATES = {
         '{% extends "python-library/debian/control.j2" %}\n'
         "{% block description_more %}\n"
         " .\n"
-        ' This package contains the Tempest plugin ({{ tempest_plugins | join(", ") }})\n'
-        " that Tempest loads through the tempest.test_plugins entry point.\n"
+        ' This package contains the Tempest plugin {{ tempest_plugins | join(", ") }},\n'
+        " which Tempest loads through the tempest.test_plugins entry point.\n"
         "{% endblock %}\n"
     ),
     "tempest-plugin/spec.j2": (
@@ -301,7 +301,7 @@ TEMPLATES = {
         '{% extends "python-library/spec.j2" %}\n'
         "{% block description_more %}\n"
         "\n"
-        'This package contains the Tempest plugin ({{ tempest_plugins | join(", ") }}) that Tempest loads through the tempest.test_plugins entry point.\n'
+        'This package contains the Tempest plugin {{ tempest_plugins | join(", ") }}, which Tempest loads through the tempest.test_plugins entry point.\n'
         "{% endblock %}\n"
     ),
 }
