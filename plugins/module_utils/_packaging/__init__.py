@@ -6,4 +6,6 @@ through the requirement map (``_release/pymod.py``) and renders the
 templates of a package kind (``kinds/<kind>/``, embedded for modules in
 ``template_data``); ``debian_base`` reads the versions of the base
 distribution a Debian epoch must sort above.
+
+May import: _common, _release, _versions.
 """
