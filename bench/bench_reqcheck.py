@@ -139,7 +139,7 @@ def zed_versions() -> dict[str, tuple[str, str]]:
 
 def cached_sdist(cache: Path, pypi: str, version: str) -> Path | None:
     """The sdist of ``pypi`` ``version`` in the cache (older uploads keep the name, newer ones normalise it)."""
-    for name in {pypi, re.sub(r"[-_.]+", "_", pypi), re.sub(r"[-_.]+", "-", pypi)}:
+    for name in dict.fromkeys((pypi, re.sub(r"[-_.]+", "_", pypi), re.sub(r"[-_.]+", "-", pypi))):
         path = cache / f"{name}-{version}.tar.gz"
         if path.is_file():
             return path
@@ -213,7 +213,8 @@ def rdoinfo_zed(cache: Path) -> None:
             continue
         packaging = {"deb": pkgfiles.control_dependencies("\n\n".join(stanzas[source]), f"bookworm {source}")}
 
-        def ours_full(requirements=requirements, packaging=packaging, pypi=pypi, version=version):
+        # the defaults bind this iteration's values (read only)
+        def ours_full(requirements=requirements, packaging=packaging, pypi=pypi, version=version):  # pylint: disable=dangerous-default-value
             return rc.check(package=pypi, tag=version, requirements=requirements, old_requirements=None,
                             old_tag=None, packaging=packaging, pkgmap=pkgmap, overrides=rc.Overrides(),
                             kinds=("runtime",))  # fmt: skip

@@ -189,7 +189,7 @@ def container_cgroup(name: str) -> Path | None:
         text=True,
         check=False,
     ).stdout.strip()
-    path, _, cid = out.partition("|")
+    path, _sep, cid = out.partition("|")
     candidates = [
         Path("/sys/fs/cgroup/memory") / path.lstrip("/"),
         Path("/sys/fs/cgroup/memory/libpod_parent") / f"libpod-{cid}",

@@ -39,6 +39,7 @@ FILES_HOST = "https://files.pythonhosted.org/"
 def pypi_json(name: str) -> dict:
     """PyPI's JSON description of ``name`` (a few retries: the API answers 429/5xx under load)."""
     url = f"https://pypi.org/pypi/{urllib.parse.quote(name)}/json"
+    error: OSError | None = None
     for attempt in range(5):
         try:
             with urllib.request.urlopen(url, timeout=60) as answer:

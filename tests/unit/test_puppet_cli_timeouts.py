@@ -65,5 +65,5 @@ def test_other_nodes_keep_the_modules_values(tmp_path, accel):
 
 
 def test_a_given_timeout_wins(tmp_path):
-    text, _ = _run(tmp_path, node_provision_vm_accel="tcg", deploy_puppet_openstack_command_timeout=90)
+    text, _changed = _run(tmp_path, node_provision_vm_accel="tcg", deploy_puppet_openstack_command_timeout=90)
     assert _timeouts(text) == ["90", "360", "3"]
