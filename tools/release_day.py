@@ -44,8 +44,7 @@ Every stage move and publishing checks installability against the base
 distribution's index (``--base-index``; default this host's apt list of
 bookworm main).
 
-Steps run through ansible-playbook and ansible (ad-hoc modules); a step a
-module for which is missing is reported as not built, never faked.
+Steps run through ansible-playbook and ansible (ad-hoc modules).
 """
 
 from __future__ import annotations
@@ -85,10 +84,6 @@ UPGRADE_STEP = "upgrade test"
 
 class StepFailed(Exception):
     """A step failed; its output tail says why."""
-
-
-def _module_exists(name: str) -> bool:
-    return (TOP / "plugins" / "modules" / f"{name}.py").is_file()
 
 
 def _run(argv: list[str], log: Path, env: dict[str, str] | None = None, *, check: bool = True) -> str:
@@ -282,13 +277,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     def bump() -> str:
         done = []
         for project, tag in sorted(landed.items()):
-            if _module_exists("package_new_version"):
-                package = _package(pkgdb, project)
-                result = module("package_new_version", {"package": package, "tag": tag, "author": AUTHOR}, log)
-                if result.get("status") == "current":  # the packaging states this version already
-                    done.append(f"{project}: packaging already at {result.get('version', tag)}, no bump branch")
-                    set_pin(example / "rdoinfo" / "tags" / f"{RELEASE}.yml", project, tag)
-                    continue
+            package = _package(pkgdb, project)
+            result = module("package_new_version", {"package": package, "tag": tag, "author": AUTHOR}, log)
+            if result.get("status") == "current":  # the packaging states this version already
+                done.append(f"{project}: packaging already at {result.get('version', tag)}, no bump branch")
+            else:
                 distgit = Path(package["distgit"].removeprefix("file://"))
                 # the review: the bump branch merged into the release's packaging branch (fast-forward only)
                 _run(
@@ -296,14 +289,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
                     log,
                 )
                 done.append(f"{project} {result.get('version', tag)} on {result['branch']}, merged")
-            else:
-                done.append(f"{project}: NOT BUILT YET (package_new_version missing): packaging left as is")
             set_pin(example / "rdoinfo" / "tags" / f"{RELEASE}.yml", project, tag)
         return "; ".join(done) + f"; pins moved in tags/{RELEASE}.yml"
 
     def reqcheck() -> str:
-        if not _module_exists("package_reqcheck"):
-            return "NOT BUILT YET (package_reqcheck missing)"
         found = []
         for project, tag in sorted(landed.items()):
             package = _package(pkgdb, project)
