@@ -247,6 +247,30 @@ def git_root(packages: list[dict]) -> Path | None:
     return Path(os.path.commonpath(paths))
 
 
+def snapshot(pkgdb: Path, root: Path | None) -> Path:
+    """The database's entry file in a private copy of it and of its file:// repositories under ``root``.
+
+    Both sides build exactly the same commits, and nothing that changes the
+    originals during the run (a rerun of the example's generator) changes
+    the measured no-change runs.  The database's files name the copy.
+    """
+    if root is None:
+        return pkgdb
+    copy = ROOT / "source"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, symlinks=True)
+    db_dir = pkgdb.parent
+    if db_dir.is_relative_to(root):
+        copied = copy / db_dir.relative_to(root)
+    else:
+        copied = copy / "_pkgdb"
+        shutil.copytree(db_dir, copied, symlinks=True)
+    for path in copied.rglob("*"):
+        if path.suffix in (".yml", ".yaml") and path.is_file():
+            path.write_text(path.read_text().replace(str(root), str(copy)))
+    return copied / pkgdb.name
+
+
 def builder_image_packages() -> list[str]:
     """The node image's packages plus what builder_setup installs for rpmbuild and dpkg, baked into the image."""
     defaults = yaml.safe_load((TOP / "roles" / "node_provision" / "defaults" / "main.yml").read_text())
@@ -324,6 +348,10 @@ def wipe_builders(names: list[str]) -> None:
 # -- ours ---------------------------------------------------------------------------------------------------
 
 
+class RunFailed(Exception):
+    """One measured run did not complete; the others go on."""
+
+
 @dataclass
 class BuildRun:
     backend: str
@@ -347,34 +375,28 @@ def ours(opts: Options, backend: str, names: list[str], cgroups: dict[str, Path]
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     inventory = localhost_inventory(work / "inventory.json", names)
-    cmd = [
-        PLAYBOOK,
-        "-i",
-        str(inventory),
-        str(TOP / "playbooks" / "build.yml"),
-        "-e",
-        f"distroforge_pkgdb={opts.pkgdb}",
-        "-e",
-        f"distroforge_release={opts.release}",
-        "-e",
-        f"distroforge_workdir={work}",
-        "-e",
-        f"distroforge_backend={backend}",
-        "-e",
-        f"package_build_parallel={opts.parallel}",
-    ]
+    extra = {
+        "distroforge_pkgdb": str(opts.pkgdb),
+        "distroforge_release": opts.release,
+        "distroforge_workdir": str(work),
+        "distroforge_backend": backend,
+        **({"package_build_parallel": opts.parallel} if opts.parallel > 0 else {}),
+    }
+    cmd = [PLAYBOOK, "-i", str(inventory), str(TOP / "playbooks" / "build.yml"), "-e", json.dumps(extra)]
     env = {**os.environ, "ANSIBLE_CONFIG": str(TOP / "ansible.cfg")}
     first = timed(cmd, env=env, cgroups=cgroups)
     (work / "first.log").write_text(first.output)
     if first.rc != 0:
-        raise SystemExit(f"build.yml failed ({backend}, {len(names)} builders):\n{first.output[-4000:]}")
+        raise RunFailed(f"build.yml failed (rc {first.rc}; {work / 'first.log'}):\n{first.output[-3000:]}")
     with sqlite3.connect(work / "state.db") as db:
         rows = db.execute("SELECT project, status FROM commits").fetchall()
     count = len(rows)
     nochange = timed(cmd, env=env, cgroups=cgroups)
     (work / "nochange.log").write_text(nochange.output)
     if nochange.rc != 0:
-        raise SystemExit(f"build.yml (no change) failed:\n{nochange.output[-4000:]}")
+        raise RunFailed(
+            f"build.yml, no change, failed (rc {nochange.rc}; {work / 'nochange.log'}):\n{nochange.output[-3000:]}"
+        )
     with sqlite3.connect(work / "state.db") as db:
         after = db.execute("SELECT COUNT(*) FROM commits").fetchone()[0]
     waves = re.findall(r"wave (\d+)", first.output)
@@ -478,8 +500,7 @@ def per_minute(built: int, seconds: float) -> float:
     return built / (seconds / 60) if seconds > 0 else 0.0
 
 
-def report(opts: Options, total: int, runs: list[BuildRun], peer: DlrnRun | str | None) -> None:
-    name = opts.pkgdb.parent.parent.name
+def report(opts: Options, name: str, total: int, runs: list[BuildRun], peer: DlrnRun | str | None) -> None:
     for backend in opts.backends:
         mine = [r for r in runs if r.backend == backend]
         base = next((r for r in mine if r.builders == 1), None)
@@ -536,10 +557,13 @@ def main() -> None:
         return
     if not opts.pkgdb.exists():
         raise SystemExit(f"BENCH_SCALE_PKGDB: {opts.pkgdb} does not exist (make example, or make zed-libs)")
+    given = opts.pkgdb
+    opts.pkgdb = snapshot(given, git_root(loader.read(str(given), release=opts.release).packages))
     packages = loader.read(str(opts.pkgdb), release=opts.release).packages
     root = git_root(packages)
     print(
-        f"scale: {len(packages)} packages of {opts.pkgdb} ({opts.release}); builders {opts.counts}, "
+        f"scale: {len(packages)} packages of {given} ({opts.release}, copied to {opts.pkgdb.parent}); "
+        f"builders {opts.counts}, "
         f"{opts.parallel or 'one per CPU'} build(s) at a time on each; {load()}",
         flush=True,
     )
@@ -578,8 +602,14 @@ def main() -> None:
         for backend in opts.backends:
             for count in opts.counts:
                 chosen = names[:count]
-                runs.append(ours(opts, backend, chosen, {n: cgroups[n] for n in chosen if n in cgroups}))
-        report(opts, len(packages), runs, peer)
+                try:
+                    runs.append(ours(opts, backend, chosen, {n: cgroups[n] for n in chosen if n in cgroups}))
+                except RunFailed as exc:
+                    print(
+                        f"scale first build, {KINDS[backend]} ({backend}), {count} builder(s): FAILED: {exc}",
+                        flush=True,
+                    )
+        report(opts, given.parent.parent.name, len(packages), runs, peer)
     finally:
         if daemon is not None:
             daemon.terminate()
