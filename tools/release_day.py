@@ -75,6 +75,10 @@ GATE_NODE = "df-rel-gate"
 # Neither make run's 8088 nor the test lanes' 8090-8092.
 PORT = 8094
 GATEWAY = "10.89.42.1"  # podman's node network (inventory/group_vars/all.yml)
+# Seconds Puppet's OpenStack providers give one `openstack` CLI call (puppet-openstacklib's own: 40).
+# Release day keeps two deployed nodes and builds on one machine: on 2 busy cores (load 12-14) the
+# Keystone_user[admin] check's `openstack token issue` took over 40 s three times and failed the deploy.
+OPENSTACK_CLI_TIMEOUT = 180
 
 
 # Steps around the release that are not part of the time from the tag landing to it.
@@ -179,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one story, to
     served = f"http://{GATEWAY}:{args.port}/repos"
     common = {"distroforge_pkgdb": str(pkgdb), "distroforge_release": RELEASE, "distroforge_workdir": str(workdir),
               "distroforge_release_base_indexes": base_indexes, "distroforge_repo_port": args.port,
-              "distroforge_repo_baseurl": served, "distroforge_gate_node": GATE_NODE}  # fmt: skip
+              "distroforge_repo_baseurl": served, "distroforge_gate_node": GATE_NODE,
+              "deploy_puppet_openstack_command_timeout": OPENSTACK_CLI_TIMEOUT}  # fmt: skip
     packages_dir = workdir / "repos" / "release-packages"
     # release_stage's moves and publishing check installability against the base
     closure = {"base_indexes": base_indexes}
