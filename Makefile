@@ -156,14 +156,17 @@ sanity-run: bootstrap
 
 # The example distro's sdists and repositories are test data too (tests/unit/test_example_distro.py).
 unit: bootstrap $(EXAMPLE_PKGDB)
-	pytest tests/unit
+	pytest tests/unit --durations=25
 
 # Every scenario runs; MOLECULE_EXCLUDE="a b" leaves some out while developing.
 MOLECULE_EXCLUDE ?=
 molecule: bootstrap
 	@for scenario in $$(ls molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename | grep -vx shared); do \
 	  case " $(MOLECULE_EXCLUDE) " in *" $$scenario "*) echo "== molecule: $$scenario skipped (MOLECULE_EXCLUDE)"; continue;; esac; \
-	  echo "== molecule test -s $$scenario"; molecule test -s $$scenario || exit 1; done
+	  echo "== molecule test -s $$scenario"; log=$(TOP)/build/molecule-$$scenario.log; mkdir -p $(TOP)/build; \
+	  molecule test -s $$scenario 2>&1 | tee $$log || { \
+	    echo "== molecule $$scenario failed; its failing tasks (whole log: $$log):"; \
+	    grep -B3 -A12 -E '(fatal|failed): \[|FAILED!|ERROR!' $$log | cut -c1-400 | tail -80; exit 1; }; done
 
 # The pipeline end to end on a reduced example distro (Keystone only, identity
 # smoke tests), from a clean state, then a bit-identical rebuild from its manifest.
