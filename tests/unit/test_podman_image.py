@@ -72,6 +72,42 @@ def test_failed_build_leaves_nothing_behind(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _flaky_mirror(monkeypatch, failures):
+    """run() fails like apt on the first ``failures`` mmdebstrap calls, then builds."""
+    monkeypatch.setattr(podman_image, "image_exists", lambda ref: False)
+    monkeypatch.setattr(podman_image, "RETRY_DELAY", 0)
+    calls = []
+
+    def fake_run(argv, **kw):
+        calls.append(argv[0])
+        if argv[0] == "mmdebstrap" and calls.count("mmdebstrap") <= failures:
+            with open(argv[-2], "w") as fh:
+                fh.write("partial")
+            raise CommandError(
+                "node image 'n': mmdebstrap failed (rc 1): E: Failed to fetch http://deb.debian.org/debian/pool/x.deb",
+                stderr_tail="E: Failed to fetch http://deb.debian.org/debian/pool/x.deb  Connection timed out",
+            )
+
+    monkeypatch.setattr(podman_image, "run", fake_run)
+    return calls
+
+
+def test_a_mirror_hiccup_is_tried_again(monkeypatch, tmp_path):
+    calls = _flaky_mirror(monkeypatch, failures=2)
+    assert podman_image.build(ImageSpec(name="n"), str(tmp_path))["changed"] is True
+    assert calls == ["mmdebstrap", "mmdebstrap", "mmdebstrap", "podman"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mirror_that_keeps_failing_is_named_with_the_attempts(monkeypatch, tmp_path):
+    calls = _flaky_mirror(monkeypatch, failures=5)
+    with pytest.raises(CommandError) as err:
+        podman_image.build(ImageSpec(name="n"), str(tmp_path))
+    assert calls == ["mmdebstrap"] * podman_image.MMDEBSTRAP_ATTEMPTS
+    assert "Failed to fetch" in str(err.value) and "(after 3 attempts)" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 

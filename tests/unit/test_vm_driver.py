@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import CommandError, InputError
-from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import qemu, vm_image
+from ansible_collections.distroforge.openstack.plugins.module_utils._nodes import podman_image, qemu, vm_image
 from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.podman_image import ImageSpec
 
 NET = qemu.Network("dft-test-br", "10.89.99.0/24")
@@ -60,6 +60,7 @@ def test_a_failed_image_build_leaves_nothing_in_the_cache(monkeypatch, tmp_path)
         raise CommandError("VM image 'n': mmdebstrap from http://deb.debian.org/debian failed (rc 1): E: boom")
 
     monkeypatch.setattr(vm_image, "run", fail)
+    monkeypatch.setattr(podman_image, "run", fail)  # mmdebstrap runs through podman_image.run_mmdebstrap
     with pytest.raises(CommandError, match="E: boom"):
         vm_image.build(ImageSpec(name="n"), str(tmp_path))
     # nothing but the image's lock file (kept so that concurrent builds of it wait for each other)

@@ -11,18 +11,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Callable, Dict, Sequence
 
-from .._common.errors import (
-    InputError,
-)
+from .._common.errors import CommandError, InputError
 from .._common.files import sha256_file
 from .._common.proc import run
+
+# apt's words for a mirror that failed this time but may answer the next: such an
+# mmdebstrap run is tried again (MMDEBSTRAP_ATTEMPTS in all), a wrong mirror URL or
+# package name is not.
+TRANSIENT_FETCH = re.compile(
+    r"Failed to fetch|Temporary failure|Could not connect|Connection (?:failed|timed out|reset)"
+    r"|Hash Sum mismatch|Undetermined Error|Unable to fetch some archives"
+)
+MMDEBSTRAP_ATTEMPTS = 3
+RETRY_DELAY = 10.0
 
 # Bump when the way images are made changes (hooks, import options), so that
 # every cached image is rebuilt once.
@@ -156,12 +165,7 @@ def build(spec: ImageSpec, cache_dir: str, *, timeout: float = 900, check_mode: 
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{spec.name}-", dir=cache) as tmp:
         tarball = os.path.join(tmp, "rootfs.tar")
-        run(
-            mmdebstrap_argv(spec, tarball),
-            timeout=timeout,
-            what=f"node image '{spec.name}': mmdebstrap from {spec.mirror} "
-            "(check the mirror URL and that this host reaches it)",
-        )
+        _mmdebstrap(spec, tarball, timeout)
         run(
             [
                 "podman",
@@ -180,3 +184,38 @@ def build(spec: ImageSpec, cache_dir: str, *, timeout: float = 900, check_mode: 
         )
     result["duration"] = round(time.monotonic() - started, 1)
     return result
+
+
+def _mmdebstrap(spec: ImageSpec, tarball: str, timeout: float) -> None:
+    """mmdebstrap ``spec``'s rootfs into ``tarball``."""
+
+    def reset() -> None:
+        if os.path.exists(tarball):
+            os.unlink(tarball)
+
+    run_mmdebstrap(
+        mmdebstrap_argv(spec, tarball),
+        what=f"node image '{spec.name}': mmdebstrap from {spec.mirror} "
+        "(check the mirror URL and that this host reaches it)",
+        timeout=timeout,
+        reset=reset,
+    )
+
+
+def run_mmdebstrap(argv: list[str], *, what: str, timeout: float, reset: Callable[[], None]) -> None:
+    """Run mmdebstrap, again (up to MMDEBSTRAP_ATTEMPTS) while apt's failure reads transient.
+
+    ``reset`` removes what a failed attempt left at the target before the next one.
+    """
+    for attempt in range(1, MMDEBSTRAP_ATTEMPTS + 1):
+        try:
+            run(argv, timeout=timeout, what=what)
+            return
+        except CommandError as exc:
+            said = f"{exc} {exc.details.get('stderr_tail', '')} {exc.details.get('stdout_tail', '')}"
+            if attempt == MMDEBSTRAP_ATTEMPTS or not TRANSIENT_FETCH.search(said):
+                if attempt > 1:
+                    raise CommandError(f"{exc} (after {attempt} attempts)", **exc.details) from exc
+                raise
+            reset()
+            time.sleep(RETRY_DELAY * attempt)

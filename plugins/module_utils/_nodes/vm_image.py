@@ -35,7 +35,7 @@ from .._common.errors import CommandError, InputError
 from .._common.files import fsync_tree, rename_into_place
 from .._common.locks import exclusive_lock
 from .._common.proc import run
-from .podman_image import ImageSpec, mmdebstrap_argv
+from .podman_image import ImageSpec, mmdebstrap_argv, run_mmdebstrap
 
 # Bump when the way VM disks are made changes (hooks, boot script), so that
 # every cached disk is rebuilt once.
@@ -320,11 +320,17 @@ def build(spec: ImageSpec, cache_dir: str, *, timeout: float = 1800, check_mode:
 def _build_into(spec: ImageSpec, tmp: Path, image: VmImage, timeout: float) -> None:
     """Build in ``tmp``, then rename the finished image into place."""
     rootfs = Path(tmp) / "rootfs"
-    run(
+
+    def reset() -> None:
+        _unmount_under(rootfs)
+        shutil.rmtree(rootfs, ignore_errors=True)
+
+    run_mmdebstrap(
         vm_mmdebstrap_argv(spec, str(rootfs)),
-        timeout=timeout,
         what=f"VM image '{spec.name}': mmdebstrap from {spec.mirror} "
         "(check the mirror URL and that this host reaches it)",
+        timeout=timeout,
+        reset=reset,
     )
     staged = Path(tmp) / "image"
     staged.mkdir()
