@@ -58,6 +58,14 @@ options:
     type: list
     elements: str
     default: []
+  deps_repos:
+    description:
+      - Repositories the test node had beside the tested one (test_hash.yml's C(distroforge_test_deps_repos)),
+        each with C(name), C(base_url), one of C(label) and C(hash), and C(key_fingerprints) - or the same
+        with repo_configure's C(repo_configure_) prefix, as test_hash.yml takes them.
+    type: list
+    elements: dict
+    default: []
   votes:
     description:
       - The votes on the tested hash after the run voted (the C(votes) M(distroforge.openstack.vote_info) returns -
@@ -207,6 +215,7 @@ def _work(module: DistroforgeModule) -> Dict[str, Any]:
         key_fingerprints=params["key_fingerprints"],
         votes=params["votes"],
         labels=params["labels"],
+        deps_repos=params["deps_repos"],
     )
     changed = module.write_unless_check(path, run_manifest.render(manifest), option="path", parents=True)
     outcome = manifest.outcome
@@ -238,6 +247,7 @@ def main() -> None:
             "key_fingerprints": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "votes": {"type": "list", "elements": "dict", "default": []},
             "labels": {"type": "list", "elements": "dict", "default": []},
+            "deps_repos": {"type": "list", "elements": "dict", "default": []},
             "pkgdb": {"type": "path"},
             "workdir": {"type": "path"},
             "build_results": {"type": "list", "elements": "dict", "default": []},

@@ -259,3 +259,23 @@ def test_the_recorded_key_fingerprints_reach_the_test_half(run, tmp_path):
     assert plan(str(signed))["key_fingerprints"] == [fingerprint]
     # a run recorded before fingerprints were: the test half reads the key from the run's own repos/
     assert plan(str(path))["key_fingerprints"] == []
+
+
+def test_the_repositories_beside_the_tested_one_are_configured_again(run, tmp_path):
+    path = run[0]
+    deps = run_manifest.DepsRepo(
+        name="zed-libs", base_url="http://10.89.42.1:8096/repos", label="current", key_fingerprints=["AB" * 20]
+    )
+    with_deps = tmp_path / "with-deps.json"
+    run_manifest.write(with_deps, dataclasses.replace(run_manifest.load(path), deps_repos=[deps]))
+    # in the words test_hash.yml hands to repo_configure
+    assert plan(str(with_deps))["deps_repos"] == [
+        {
+            "repo_configure_name": "zed-libs",
+            "repo_configure_base_url": "http://10.89.42.1:8096/repos",
+            "repo_configure_label": "current",
+            "repo_configure_hash": "",
+            "repo_configure_key_fingerprints": ["AB" * 20],
+        }
+    ]
+    assert plan(str(path))["deps_repos"] == []

@@ -236,6 +236,47 @@ def test_summary_lines_of_a_passing_run(tmp_path):
     ]
 
 
+DEPS = {
+    "repo_configure_name": "zed-libs",
+    "repo_configure_base_url": "http://10.89.42.1:8096/repos",
+    "repo_configure_label": "current",
+    "repo_configure_key_fingerprints": "0123456789ABCDEF0123456789ABCDEF01234567",
+}
+
+
+def test_the_repositories_beside_the_tested_one_are_recorded_and_summarised(tmp_path):
+    run = make(tmp_path, deps_repos=[DEPS])
+    assert run.deps_repos == [
+        manifest.DepsRepo(
+            name="zed-libs",
+            base_url="http://10.89.42.1:8096/repos",
+            label="current",
+            key_fingerprints=["0123456789ABCDEF0123456789ABCDEF01234567"],
+        )
+    ]
+    path = tmp_path / "runs" / run.run_id / "manifest.json"
+    manifest.write(path, run)
+    assert manifest.load(path) == run
+    assert "beside it on the node: zed-libs (http://10.89.42.1:8096/repos/current)" in manifest.summary_lines(run, path)
+    assert make(tmp_path).deps_repos == []  # none: the field is empty, older manifests read the same
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"repo_configure_hash": "abc_12345678"}, "field 'deps_repos[0]' needs exactly one of label and hash"),
+        ({"repo_configure_label": ""}, "field 'deps_repos[0]' needs exactly one of label and hash"),
+        ({"repo_configure_key_fingerprints": []}, "field 'deps_repos[0].key_fingerprints' is empty"),
+        ({"repo_configure_base_url": ""}, "field 'deps_repos[0].base_url' is missing"),
+    ],
+)
+def test_a_bad_repository_beside_the_tested_one_is_one_line(tmp_path, change, message):
+    with pytest.raises(InputError) as err:
+        make(tmp_path, deps_repos=[DEPS | change])
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert "distroforge_test_deps_repos" in str(err.value)
+
+
 # -- format 1 -----------------------------------------------------------------------------------
 
 

@@ -135,6 +135,22 @@ class Label:
 
 
 @dataclasses.dataclass(frozen=True)
+class DepsRepo:
+    """A repository the node had beside the tested one (test_hash.yml's ``distroforge_test_deps_repos``).
+
+    RDO's dependencies repository plays this part: libraries built apart from the
+    tested hash, configured on the node by label or hash, signed and pinned the same way.
+    """
+
+    name: str = dataclasses.field(default="", metadata=NON_EMPTY)
+    base_url: str = dataclasses.field(default="", metadata=NON_EMPTY)
+    label: Optional[str] = None
+    hash: Optional[str] = None
+    key_fingerprints: List[str] = dataclasses.field(default_factory=list, metadata=NON_EMPTY)
+    extra: Dict[str, Any] = dataclasses.field(default_factory=dict, metadata=KEEP)
+
+
+@dataclasses.dataclass(frozen=True)
 class Manifest:
     """A run manifest (format 2); fields in the order they are written."""
 
@@ -151,6 +167,8 @@ class Manifest:
     repo_url: str = dataclasses.field(default="", metadata=NON_EMPTY)
     # Fingerprints of the key that signs it: a node trusts the downloaded key only if it is this one.
     key_fingerprints: List[str] = dataclasses.field(default_factory=list)
+    # Repositories configured on the node beside the tested one (a reproduction configures them again).
+    deps_repos: List[DepsRepo] = dataclasses.field(default_factory=list)
     packages: List[str] = dataclasses.field(default_factory=list, metadata=NON_EMPTY)  # its versions.csv lines
     built_this_run: List[str] = dataclasses.field(default_factory=list)
     build_failed: List[str] = dataclasses.field(default_factory=list)
@@ -203,6 +221,7 @@ def build(
     key_fingerprints: Sequence[str] = (),
     votes: Sequence[Mapping[str, Any]] = (),
     labels: Sequence[Mapping[str, Any]] = (),
+    deps_repos: Sequence[Mapping[str, Any]] = (),
     source: str = "run_manifest",
 ) -> Manifest:
     """The manifest of a run at ``path``, from what the pipeline's steps left, with the verdict.
@@ -229,6 +248,7 @@ def build(
         repo_path=repo_path,
         repo_url=f"{repo_base_url.rstrip('/')}/{repo_path}",
         key_fingerprints=list(key_fingerprints),
+        deps_repos=[_deps_repo(repo, i, source) for i, repo in enumerate(deps_repos)],
         packages=list(packages),
         built_this_run=list(dict.fromkeys(str(row.get("project")) for row in results if row.get("project"))),
         build_failed=failed,
@@ -250,6 +270,27 @@ def build(
 
 VOTE_FIX = "give the votes vote_info returns for the tested hash"
 LABEL_FIX = "give each label's name, repo_hash and whether this run moved it (repo_promote's result)"
+DEPS_FIX = "give each repository's name, base_url, label or hash and key_fingerprints (distroforge_test_deps_repos)"
+
+
+def _deps_repo(repo: Mapping[str, Any], index: int, source: str) -> DepsRepo:
+    """One of ``distroforge_test_deps_repos``, checked: a label or a hash, not both, not neither."""
+    where = f"deps_repos[{index}]"
+    data = dict(repo) if isinstance(repo, Mapping) else repo
+    if isinstance(data, dict):
+        # test_hash.yml takes repo_configure's words; the manifest keeps the short ones.
+        for long, short in (("repo_configure_base_url", "base_url"), ("repo_configure_label", "label"),
+                            ("repo_configure_hash", "hash"), ("repo_configure_name", "name"),
+                            ("repo_configure_key_fingerprints", "key_fingerprints")):  # fmt: skip
+            if long in data:
+                data.setdefault(short, data.pop(long))
+        if isinstance(data.get("key_fingerprints"), str):
+            data["key_fingerprints"] = [data["key_fingerprints"]]
+        data = {key: value for key, value in data.items() if value not in ("", None)}
+    found = _decode(DepsRepo, data, where, source, DEPS_FIX)
+    if bool(found.label) == bool(found.hash):
+        raise InputError(f"{source}: field '{where}' needs exactly one of label and hash; {DEPS_FIX}")
+    return found
 
 
 def deploy_from_fact(deploy: Optional[Mapping[str, Any]], source: str = "run_manifest") -> Deploy:
@@ -424,6 +465,10 @@ def summary_lines(manifest: Manifest, path: Union[str, "os.PathLike[str]"]) -> L
     lines = [
         f"built this run: {built}",
         f"repository tested: {manifest.repo_hash} ({manifest.repo_url})",
+        *(
+            f"beside it on the node: {repo.name} ({repo.base_url.rstrip('/')}/{repo.label or repo.hash})"
+            for repo in manifest.deps_repos
+        ),
         deploy_line,
         f"tempest: {tempest.ran} ran, {tempest.passed} passed, {tempest.failed} failed, {tempest.skipped} skipped,"
         f" {tempest.flaky} flaky; report {tempest.reports.get('html', 'none')}",
