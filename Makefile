@@ -101,9 +101,16 @@ release-day: bootstrap
 #   vm-scenario  the pipeline's test half (scenario001 + Tempest identity smoke) on a TCG VM node, stage times printed (~1 h)
 #   release-day  release day with the gate, the release package on a fresh node and the upgrade test (three podman deploys)
 #   zed-libs-build  the zed-libs example (61 generated packages) built with dpkg and rpmbuild, published, repo_closure
+#   zed-libs-scenario  scenario002 + Tempest on a podman node whose OpenStack libraries come from the zed-libs
+#                repository (served beside the tested one as a dependencies repository)
 #   scale-bench  bench/bench_scale.py on zed-libs: first build (DEB, RPM) on 1, 2, 3 podman builders, DLRN 0.26.1
 #                on the same specs, the no-change cycle, peak memory (docs/farms.md)
-slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario release-day zed-libs-build scale-bench
+slow: fresh-root closure-mirror node-cloud-fake bisect-tempest vm-scenario release-day zed-libs-build zed-libs-scenario \
+  scale-bench
+
+.PHONY: zed-libs-scenario
+zed-libs-scenario: bootstrap $(ZED_LIBS_PKGDB) $(EXAMPLE_PKGDB)
+	ZED_LIBS=$(ZED_LIBS) pytest tests/slow/test_zed_libs_scenario.py -q -s
 
 .PHONY: scale-bench
 scale-bench: bootstrap $(ZED_LIBS_PKGDB)
