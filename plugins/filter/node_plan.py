@@ -13,7 +13,8 @@ description:
     C(node_provision_nodes) and returns one dict per node with C(name),
     C(image), C(groups) and C(ip).
   - Nodes without an address get one derived from their name, so the same
-    node keeps the same address across runs and restarts.
+    node keeps the same address across runs and restarts (the next free one when
+    a running container of another name holds it).
 author:
   - distroforge developers (@distroforge)
 positional: images, default_image, subnet
@@ -53,6 +54,14 @@ options:
   node_drivers:
     description: Nodes already in the inventory and the driver that made each; another driver's name is refused.
     type: dict
+  containers:
+    description:
+      - The host's containers as C(podman container inspect) gives them (the C(containers) of
+        M(containers.podman.podman_container_info)). No node is given an address a running container
+        of another name holds; a given C(ip) that one holds is refused, naming the container.
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""
@@ -71,7 +80,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
-from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import make_plan
+from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import addresses_in_use, make_plan
 
 
 def node_plan(
@@ -85,6 +94,7 @@ def node_plan(
     known_hosts=(),
     driver="",
     node_drivers=None,
+    containers=None,
 ):
     """Filter entry point; see DOCUMENTATION."""
     try:
@@ -98,6 +108,7 @@ def node_plan(
             known_hosts=known_hosts,
             driver=driver,
             node_drivers=node_drivers,
+            in_use=addresses_in_use(containers or []),
         )
     except InputError as exc:
         raise AnsibleFilterError(str(exc)) from None

@@ -29,7 +29,7 @@ def test_every_driver_is_listed_once_with_its_tasks():
             assert not files & tasks, f"{name} is planned but has tasks"
         else:
             assert files <= tasks, f"{name} lacks {sorted(files - tasks)}"
-            assert set(driver) == {"planned", "subnet", "need_ip"}
+            assert set(driver) == {"planned", "subnet", "need_ip", "containers"}
     # besides main.yml, only a driver's own helpers (<driver>_<what>.yml)
     assert {t for t in tasks - {"main.yml"} if t.split("_", 1)[0] not in drivers} == set()
 

@@ -1,7 +1,8 @@
 import pytest
 
+from ansible_collections.distroforge.openstack.plugins.filter.node_plan import node_plan
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
-from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import make_plan
+from ansible_collections.distroforge.openstack.plugins.module_utils._nodes.plan import addresses_in_use, make_plan
 
 IMAGES = {"bookworm": {}, "trixie": {}}
 
@@ -107,3 +108,38 @@ def test_vm_sizes_are_whole_numbers_and_unset_by_default():
         with pytest.raises(InputError) as err:
             plan([{"name": "a", "memory": bad}])
         assert str(err.value) == f"node_provision_nodes[0].memory: '{bad}' must be a positive whole number"
+
+
+def inspected(name, address, running=True):
+    """A container as `podman container inspect` shows it."""
+    return {
+        "Name": name,
+        "State": {"Running": running},
+        "NetworkSettings": {"Networks": {"distroforge": {"IPAddress": address}}},
+    }
+
+
+def test_an_address_a_running_container_holds_is_not_handed_out():
+    derived = plan([{"name": "df-mol-builder-1"}])[0]["ip"]
+    leftover = [inspected("df-leftover", derived), inspected("df-stopped", "10.89.42.99", running=False)]
+    in_use = addresses_in_use(leftover)
+    assert in_use == {derived: "df-leftover"}
+    moved = plan([{"name": "df-mol-builder-1"}], in_use=in_use)[0]["ip"]
+    assert moved != derived and moved.startswith("10.89.42.")
+    # the node's own running container keeps its address
+    assert plan([{"name": "df-mol-builder-1"}], in_use={derived: "df-mol-builder-1"})[0]["ip"] == derived
+
+
+def test_a_given_address_a_running_container_holds_is_refused_naming_it():
+    with pytest.raises(InputError) as err:
+        plan([{"name": "a", "ip": "10.89.42.30"}], in_use={"10.89.42.30": "df-other"})
+    assert str(err.value) == (
+        "node_provision_nodes[0].ip: address 10.89.42.30 is in use by the running container 'df-other';"
+        " give another address, or leave ip out to get a free one"
+    )
+
+
+def test_the_filter_reads_podman_inspect_data():
+    derived = plan([{"name": "a"}])[0]["ip"]
+    result = node_plan([{"name": "a"}], IMAGES, "bookworm", "10.89.42.0/24", containers=[inspected("b", derived)])
+    assert result[0]["ip"] != derived

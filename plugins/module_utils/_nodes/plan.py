@@ -95,7 +95,26 @@ def _size(index: int, key: str, value: Any) -> int | None:
     return value
 
 
-def _check_ip(index: int, ip: Any, network: Any, taken: set[str]) -> str:
+def addresses_in_use(containers: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Address -> container name of the running containers in ``containers`` (``podman container inspect`` data).
+
+    Only running containers hold their address: a stopped one gets it again when it starts,
+    from the same derivation.
+    """
+    found: dict[str, str] = {}
+    for container in containers or ():
+        if not isinstance(container, Mapping) or not (container.get("State") or {}).get("Running"):
+            continue
+        name = str(container.get("Name") or "").lstrip("/")
+        networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+        for settings in networks.values():
+            address = (settings or {}).get("IPAddress")
+            if address:
+                found[str(address)] = name
+    return found
+
+
+def _check_ip(index: int, ip: Any, network: Any, taken: set[str], others: Mapping[str, str]) -> str:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError as exc:
@@ -104,6 +123,11 @@ def _check_ip(index: int, ip: Any, network: Any, taken: set[str]) -> str:
         raise InputError(f"{_where(index, 'ip')}: {ip} is outside node_provision_podman_subnet {network}")
     if str(address) in taken:
         raise InputError(f"{_where(index, 'ip')}: address {ip} is given to two nodes")
+    if str(address) in others:
+        raise InputError(
+            f"{_where(index, 'ip')}: address {ip} is in use by the running container '{others[str(address)]}';"
+            " give another address, or leave ip out to get a free one"
+        )
     taken.add(str(address))
     return str(address)
 
@@ -119,6 +143,7 @@ def make_plan(
     known_hosts: Iterable[str] = (),
     driver: str = "",
     node_drivers: Mapping[str, str] | None = None,
+    in_use: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Validate ``nodes`` and return one plan dict per node.
 
@@ -127,6 +152,8 @@ def make_plan(
     hosts of the inventory (``known_hosts``), which keep their own.
     ``node_drivers``: the inventory's nodes and the driver that made each;
     a name another driver's node has is refused (``driver`` is this one).
+    ``in_use``: addresses other running containers hold (:func:`addresses_in_use`);
+    no node is given one of them, except the container of the same name, which keeps its own.
     Errors name the list index, the field and the fix.
     """
     known = set(known_hosts)
@@ -135,6 +162,9 @@ def make_plan(
     plans: list[NodePlan] = []
     seen: dict[str, int] = {}
     taken: set[str] = set()
+    nodes = list(nodes)
+    ours = {node.get("name") for node in nodes if isinstance(node, Mapping)}
+    others = {address: owner for address, owner in (in_use or {}).items() if owner not in ours}
     for index, node in enumerate(nodes):
         name = _check_name(index, node, seen)
         owner = owners.get(name)
@@ -154,7 +184,7 @@ def make_plan(
             raise InputError(f"{_where(index, 'groups')}: must be a list of group names")
         ip = node.get("ip")
         if ip is not None:
-            ip = _check_ip(index, ip, network, taken)
+            ip = _check_ip(index, ip, network, taken, others)
         elif need_ip and name not in known:
             raise InputError(
                 f"{_where(index, 'ip')}: '{name}' is not in the inventory, so the static driver needs its address"
@@ -183,6 +213,6 @@ def make_plan(
     if network is not None:
         for plan in plans:
             if plan.ip is None:
-                plan.ip = derived_address(plan.name, network, taken)
+                plan.ip = derived_address(plan.name, network, taken | set(others))
                 taken.add(plan.ip)
     return [asdict(p) for p in plans]
