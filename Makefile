@@ -74,7 +74,7 @@ test: bootstrap
 	@# copied first, so files the tests write cannot reach it; its output is printed when both have ended.
 	$(MAKE) --no-print-directory sanity-tree
 	@$(MAKE) --no-print-directory sanity-run > $(TOP)/build/sanity.log 2>&1 & sanity=$$!; \
-	  unit=0; $(MAKE) --no-print-directory unit || unit=$$?; \
+	  unit=0; $(MAKE) --no-print-directory unit-lanes || unit=$$?; \
 	  wait $$sanity && echo "== sanity passed" || { cat $(TOP)/build/sanity.log; echo "== sanity failed"; exit 1; }; \
 	  exit $$unit
 	$(MAKE) --no-print-directory molecule
@@ -164,6 +164,25 @@ sanity-run: bootstrap
 # The example distro's sdists and repositories are test data too (tests/unit/test_example_distro.py).
 unit: bootstrap $(EXAMPLE_PKGDB)
 	pytest tests/unit --durations=25
+
+# make test runs the unit tests in two lanes side by side (most of their time is spent waiting on builds,
+# containers and servers). Lane 1 holds every test file that uses what the machine shares - podman
+# containers, images and network, VMs, the API's and DLRN's venvs, sbuild's chroot, system paths - found by
+# the words they use, plus two long files for balance; lane 2 the rest, which use only their own temporary
+# directories and free ports. Each lane has its own pytest temporary directory; lane 1 prints when both ended.
+UNIT_SHARED_WORDS := podman|node_provision|api_serve|ara_serve|sbuild|side_by_side|dlrn_harness|qemu|/var/lib/distroforge|/var/cache/distroforge
+UNIT_LANE1 = $(sort $(shell grep -l -E '$(UNIT_SHARED_WORDS)' tests/unit/test_*.py) \
+  tests/unit/test_build_waves_playbook.py tests/unit/test_check_mode.py)
+.PHONY: unit-lanes
+unit-lanes: bootstrap $(EXAMPLE_PKGDB)
+	@mkdir -p $(TOP)/build; \
+	  pytest -p no:cacheprovider --basetemp=/tmp/distroforge-unit-lane1 --durations=15 $(UNIT_LANE1) \
+	    > $(TOP)/build/unit-lane1.log 2>&1 & lane1=$$!; \
+	  lane2=0; pytest -p no:cacheprovider --basetemp=/tmp/distroforge-unit-lane2 --durations=15 tests/unit \
+	    $(addprefix --ignore=,$(UNIT_LANE1)) || lane2=$$?; \
+	  echo "== unit tests, lane 1 ($(words $(UNIT_LANE1)) files that use what the machine shares):"; \
+	  wait $$lane1 && lane1=0 || lane1=$$?; cat $(TOP)/build/unit-lane1.log; \
+	  echo "== unit tests: lane 1 exit $$lane1, lane 2 exit $$lane2"; test $$lane1 = 0 && test $$lane2 = 0
 
 # Every scenario runs; MOLECULE_EXCLUDE="a b" leaves some out while developing.
 MOLECULE_EXCLUDE ?=
