@@ -179,10 +179,12 @@ unit-lanes: bootstrap $(EXAMPLE_PKGDB)
 	  pytest -p no:cacheprovider --basetemp=/tmp/distroforge-unit-lane1 --durations=15 $(UNIT_LANE1) \
 	    > $(TOP)/build/unit-lane1.log 2>&1 & lane1=$$!; \
 	  lane2=0; pytest -p no:cacheprovider --basetemp=/tmp/distroforge-unit-lane2 --durations=15 tests/unit \
-	    $(addprefix --ignore=,$(UNIT_LANE1)) || lane2=$$?; \
+	    $(addprefix --ignore=,$(UNIT_LANE1)) 2>&1 | tee $(TOP)/build/unit-lane2.log || lane2=$$?; \
 	  echo "== unit tests, lane 1 ($(words $(UNIT_LANE1)) files that use what the machine shares):"; \
 	  wait $$lane1 && lane1=0 || lane1=$$?; cat $(TOP)/build/unit-lane1.log; \
-	  echo "== unit tests: lane 1 exit $$lane1, lane 2 exit $$lane2"; test $$lane1 = 0 && test $$lane2 = 0
+	  echo "== unit tests: lane 1 exit $$lane1, lane 2 exit $$lane2"; \
+	  grep -hE '^(FAILED|ERROR) ' $(TOP)/build/unit-lane1.log $(TOP)/build/unit-lane2.log | cut -c1-400 || true; \
+	  test $$lane1 = 0 && test $$lane2 = 0
 
 # Every scenario runs; MOLECULE_EXCLUDE="a b" leaves some out while developing.
 MOLECULE_EXCLUDE ?=
