@@ -98,7 +98,7 @@ release-day: bootstrap
 #   closure-mirror  repo_closure against the real bookworm main Packages index (dose-debcheck over ~63,000 packages)
 #   node-cloud-fake  node_provision's openstack driver against a fake cloud on loopback (create, failure cleanup, absent)
 #   bisect-tempest  bisect_test.yml names a planted packaging commit that breaks a Tempest test (one podman node)
-#   vm-scenario  the pipeline's test half (scenario001 + Tempest identity smoke) on a TCG VM node, stage times printed (~1 h)
+#   vm-scenario  the pipeline's test half (scenario001 + Tempest identity smoke) on a TCG VM node, stage times printed (hours)
 #   release-day  release day with the gate, the release package on a fresh node and the upgrade test (three podman deploys)
 #   zed-libs-build  the zed-libs example (61 generated packages) built with dpkg and rpmbuild, published, repo_closure
 #   zed-libs-scenario  scenario002 + Tempest on a podman node whose OpenStack libraries come from the zed-libs
