@@ -108,7 +108,7 @@ def node_plan(
             known_hosts=known_hosts,
             driver=driver,
             node_drivers=node_drivers,
-            in_use=addresses_in_use(containers or []),
+            in_use=addresses_in_use(containers),
         )
     except InputError as exc:
         raise AnsibleFilterError(str(exc)) from None

@@ -178,16 +178,7 @@ def plan(
         "repo_base_url": manifest.repo_base_url,
         "key_fingerprints": list(manifest.key_fingerprints),
         # test_hash.yml's distroforge_test_deps_repos, in repo_configure's words
-        "deps_repos": [
-            {
-                "repo_configure_name": repo.name,
-                "repo_configure_base_url": repo.base_url,
-                "repo_configure_label": repo.label or "",
-                "repo_configure_hash": repo.hash or "",
-                "repo_configure_key_fingerprints": list(repo.key_fingerprints),
-            }
-            for repo in manifest.deps_repos
-        ],
+        "deps_repos": [run_manifest.deps_repo_options(repo) for repo in manifest.deps_repos],
         "verdict": manifest.verdict,
         "reasons": manifest.reasons,
         "tested_hash_is_older": manifest.tested_hash_is_older,

@@ -95,7 +95,7 @@ def _size(index: int, key: str, value: Any) -> int | None:
     return value
 
 
-def addresses_in_use(containers: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+def addresses_in_use(containers: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     """Address -> container name of the running containers in ``containers`` (``podman container inspect`` data).
 
     Only running containers hold their address: a stopped one gets it again when it starts,

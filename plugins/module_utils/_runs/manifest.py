@@ -273,15 +273,29 @@ LABEL_FIX = "give each label's name, repo_hash and whether this run moved it (re
 DEPS_FIX = "give each repository's name, base_url, label or hash and key_fingerprints (distroforge_test_deps_repos)"
 
 
+# A DepsRepo field and the repo_configure option test_hash.yml hands it to.
+DEPS_REPO_OPTIONS = {
+    "name": "repo_configure_name",
+    "base_url": "repo_configure_base_url",
+    "label": "repo_configure_label",
+    "hash": "repo_configure_hash",
+    "key_fingerprints": "repo_configure_key_fingerprints",
+}
+
+
+def deps_repo_options(repo: DepsRepo) -> Dict[str, Any]:
+    """``repo`` as one item of test_hash.yml's ``distroforge_test_deps_repos`` (repo_configure's words)."""
+    values = {"label": repo.label or "", "hash": repo.hash or "", "key_fingerprints": list(repo.key_fingerprints)}
+    return {option: values.get(field, getattr(repo, field)) for field, option in DEPS_REPO_OPTIONS.items()}
+
+
 def _deps_repo(repo: Mapping[str, Any], index: int, source: str) -> DepsRepo:
     """One of ``distroforge_test_deps_repos``, checked: a label or a hash, not both, not neither."""
     where = f"deps_repos[{index}]"
     data = dict(repo) if isinstance(repo, Mapping) else repo
     if isinstance(data, dict):
         # test_hash.yml takes repo_configure's words; the manifest keeps the short ones.
-        for long, short in (("repo_configure_base_url", "base_url"), ("repo_configure_label", "label"),
-                            ("repo_configure_hash", "hash"), ("repo_configure_name", "name"),
-                            ("repo_configure_key_fingerprints", "key_fingerprints")):  # fmt: skip
+        for short, long in DEPS_REPO_OPTIONS.items():
             if long in data:
                 data.setdefault(short, data.pop(long))
         if isinstance(data.get("key_fingerprints"), str):
