@@ -10,6 +10,11 @@ rebuild needs, and all a comparison needs.
 Plain Python (ansible.module_utils.urls only for HTTP, as ansible-test
 asks): the ``reproduce_plan`` module and the ``buildinfo_compare`` filter are
 thin wrappers around these functions.
+
+A top layer: nothing in the engine imports this module.
+
+May import: _common, _build (its backends' settings), _runs (the manifest),
+_versions.
 """
 
 from __future__ import annotations
