@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from .._common.errors import InputError
 from .._statedb.db import StateDB
@@ -40,11 +40,6 @@ class UserChange:
 def stored_hash(db: StateDB, username: str) -> Optional[str]:
     """The stored password hash of ``username``, None if there is no such user."""
     return db.user_hash(username)
-
-
-def list_users(db: StateDB) -> List[str]:
-    """Every user name, sorted."""
-    return db.usernames()
 
 
 def set_user(

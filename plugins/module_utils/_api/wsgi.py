@@ -15,7 +15,7 @@ import logging
 import os
 import sqlite3
 import threading
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Union
 
 from .._common.errors import DistroforgeError
 from .._publish.atomic import PublishBusy
@@ -223,11 +223,3 @@ def create_app(config: Union[str, "os.PathLike[str]", ApiConfig, None] = None) -
     if not isinstance(config, ApiConfig):
         config = ApiConfig.load(config)
     return ApiApp(config)
-
-
-def _route_table() -> Tuple[Tuple[str, str], ...]:
-    """Every (method, path) the API answers, for the docs and their test."""
-    table = [(route.method, route.path) for route in service.ROUTES]
-    table.extend(("GET", path) for path in _PAGES)
-    table.append(("GET", "/metrics"))
-    return tuple(table)

@@ -38,6 +38,8 @@ def spec_relations(text: str) -> Relations:
     return _relations(specread.read(text))
 
 
+# Only tests call this: it is spec_relations' path on hosts without rpm's bindings, reachable on hosts
+# with them too, so test_build_order can hold the two equal. Keep it while that fallback exists.
 def spec_relations_fallback(text: str) -> Relations:
     """The same without rpm: what controllers without rpm's bindings see (tests hold the two equal)."""
     return _relations(specread.minimal(text))

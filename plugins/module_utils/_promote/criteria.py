@@ -43,11 +43,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - reported by load_criteria() on a host that lacks it
-    yaml = None  # type: ignore[assignment]
-
 from .._common.errors import InputError
 from .._publish.layout import Layout, sharded
 from .._statedb.db import CommitRecord, StateDB, VoteRecord
@@ -60,7 +55,6 @@ from .votes import CONSISTENT_JOB
 
 DEFAULT_LATEST_HASHES_COUNT = 100
 _TARGET_KEYS = ("candidate_label", "criteria", "alternative_criteria", "component", "latest_hashes_count")
-_FILE_KEYS = ("promotions", "latest_hashes_count")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,33 +133,6 @@ def parse_target(label: Any, data: Any, where: str, *, default_count: int = DEFA
         component=component,
         latest_hashes_count=_count(count, f"{where}.latest_hashes_count"),
     )
-
-
-def parse_criteria(data: Any, where: str) -> Dict[str, Criteria]:
-    """Validate a whole criteria document (``promotions:`` ...); returns the targets in file order."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("promotions"), Mapping) or not data["promotions"]:
-        raise InputError(f"{where}: needs a 'promotions' mapping of target label -> candidate_label and criteria")
-    unknown = sorted(set(data) - set(_FILE_KEYS))
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}: use {', '.join(_FILE_KEYS)}")
-    count = _count(data.get("latest_hashes_count", DEFAULT_LATEST_HASHES_COUNT), f"{where}: latest_hashes_count")
-    return {
-        label: parse_target(label, entry, f"{where}: promotions.{label}", default_count=count)
-        for label, entry in data["promotions"].items()
-    }
-
-
-def load_criteria(path: Path) -> Dict[str, Criteria]:
-    """Read and validate a criteria file (YAML)."""
-    if yaml is None:
-        raise InputError(f"{path}: reading criteria files needs PyYAML on this host: install python3-yaml")
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the promotion criteria: {exc.strerror}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}): fix the syntax") from exc
-    return parse_criteria(data, str(path))
 
 
 # -- judging votes -----------------------------------------------------------------------------

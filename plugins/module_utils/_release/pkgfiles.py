@@ -192,6 +192,8 @@ def spec_dependencies(text: str, where: str) -> Dependencies:
     return _dependencies(specread.read(text, where))
 
 
+# Only tests call this: it is spec_dependencies' path on hosts without rpm's bindings, reachable on hosts
+# with them too, so test_release_reqcheck can hold it against rpmspec. Keep it while that fallback exists.
 def spec_dependencies_minimal(text: str) -> Dependencies:
     """The same from the spec's own lines, for hosts without rpm's bindings (see specread.minimal)."""
     return _dependencies(specread.minimal(text))

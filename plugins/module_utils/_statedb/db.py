@@ -711,11 +711,6 @@ class StateDB:
             row = conn.execute("SELECT password FROM users WHERE username = ?", (username,)).fetchone()
         return None if row is None else str(row[0])
 
-    def usernames(self) -> List[str]:
-        """Every API user name, sorted."""
-        with self.reader() as conn:
-            return [str(row[0]) for row in conn.execute("SELECT username FROM users ORDER BY username")]
-
     def store_user(self, username: str, password_hash: str, *, now: Optional[int] = None) -> None:
         """Create ``username`` or replace its password hash, in one transaction."""
         with self.writer() as conn:

@@ -696,6 +696,7 @@ def _fold_one(  # noqa: PLR0917 - one packet's fields, as the fold needs them
         finished.append(inprogress.pop(key))
 
 
+# Only tests call this: the plain reference the one-pass fold below is proven equal to.
 def fold_events(events: Iterable[tuple]) -> tuple[int, float | None, float | None, list[list]]:
     """Fold parsed events into one record per test run (the reference for :func:`fold`).
 

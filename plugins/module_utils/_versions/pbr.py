@@ -307,12 +307,6 @@ class PackageVersion:
         prefix = f"{self.epoch}:" if self.epoch is not None else ""
         return f"{prefix}{self.rpm_version}-{self.rpm_release}"
 
-    def rpm_nvr(self, name: str) -> str:
-        """``<name>-<version>-<release>`` as rpm names the package (without dist tag or arch)."""
-        if not isinstance(name, str) or not name or any(ch.isspace() or ch == "/" for ch in name):
-            raise InputError(f"package name {name!r} is not valid: give the rpm Name, e.g. python-keystoneclient")
-        return f"{name}-{self.rpm_version}-{self.rpm_release}"
-
     def as_dict(self) -> Dict[str, Any]:
         """All fields plus ``timestamp`` and ``rpm_evr``, for module results."""
         return {**asdict(self), "timestamp": self.timestamp, "rpm_evr": self.rpm_evr}
