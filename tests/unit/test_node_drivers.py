@@ -29,17 +29,52 @@ def test_every_driver_is_listed_once_with_its_tasks():
             assert not files & tasks, f"{name} is planned but has tasks"
         else:
             assert files <= tasks, f"{name} lacks {sorted(files - tasks)}"
-            assert set(driver) == {"planned", "subnet", "need_ip", "containers"}
+            assert set(driver) == {"planned", "subnet", "need_ip", "containers", "attach"}
     # besides main.yml, only a driver's own helpers (<driver>_<what>.yml)
     assert {t for t in tasks - {"main.yml"} if t.split("_", 1)[0] not in drivers} == set()
 
 
-def test_no_task_of_the_role_names_a_driver():
+def test_no_task_of_the_role_or_a_playbook_names_a_driver():
     names = "|".join(_drivers())
     ladder = re.compile(rf"""(==|!=)\s*['"]({names})['"]|['"]({names})['"]\s*(==|!=|in\s)""")
-    for path in (ROLE / "tasks").glob("*.yml"):
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            assert not ladder.search(line), f"{path.name}:{number}: {line.strip()}"
+    found = [
+        f"{path.relative_to(TOP)}:{number}: {line.strip()}"
+        for path in [*(ROLE / "tasks").glob("*.yml"), *(TOP / "playbooks").rglob("*.yml")]
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if ladder.search(line)
+    ]
+    assert not found, (
+        "a driver's behaviour is a key of vars/main.yml's __node_provision_drivers, not a test of its name"
+    )
+
+
+# The part of release_upgrade.yml that takes over the deployed node, without serving the repository first.
+UPGRADE_FROM = "Read the install test's record"
+
+
+def _upgrade(driver: str | None) -> subprocess.CompletedProcess[str]:
+    extra = {
+        "distroforge_release": "zed",
+        "distroforge_workdir": "/nonexistent",
+        "distroforge_upgrade_node": "df-absent-node",
+    }
+    if driver:
+        extra["node_provision_driver"] = driver
+    return play(TOP / "playbooks" / "release_upgrade.yml", extra, "--start-at-task", UPGRADE_FROM, timeout=300)
+
+
+def test_the_upgrade_takes_over_a_node_as_its_driver_says():
+    # podman (the default) attaches a node by its name: a node that does not run stops the play, saying so
+    proc = _upgrade(None)
+    assert proc.returncode != 0
+    assert "df-absent-node does not run: deploy the previous release on it first" in proc.stdout
+    # static has no attach: node_provision finds the node, and needs its address
+    proc = _upgrade("static")
+    assert proc.returncode != 0
+    assert "'df-absent-node' is not in the inventory, so the static driver needs its address" in proc.stdout
+    proc = _upgrade("vmware")
+    assert proc.returncode != 0
+    assert "node_provision_driver: 'vmware' is not a driver of node_provision; use one of podman, static" in proc.stdout
 
 
 def _play(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess[str]:
