@@ -68,6 +68,7 @@ from _common import TOP
 sys.path.insert(0, str(TOP / ".venv" / "collections"))
 sys.path.insert(0, str(TOP))
 
+from ansible_collections.distroforge.openstack.plugins.module_utils._build import backends as build_backends
 from ansible_collections.distroforge.openstack.plugins.module_utils._pkgdb import loader
 from tests.unit.dlrn_harness import HARNESS, PEERS, ready_env
 
@@ -79,10 +80,17 @@ GATEWAY = "10.89.57.1"
 GIT_PORT = 9457
 SMALL_EXAMPLE = TOP / "build" / "example" / "rdoinfo" / "rdo-full.yml"
 ZED_LIBS = TOP / "build" / "zed-libs" / "rdoinfo"
-KINDS = {"dpkg": "DEB", "rpmbuild": "RPM"}
+DEFAULT_BACKENDS = ("dpkg", "rpmbuild")
+# DLRN 0.26.1 builds RPMs: its figures stand beside those of our backends that build that kind.
+DLRN_KIND = "RPM"
 MIB = 1024 * 1024
 # The venv's ansible-playbook, also when this script runs outside make (no venv on PATH).
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+
+def kind(backend: str) -> str:
+    """DEB or RPM: the packaging kind ``backend`` builds, as the build backends' registry says."""
+    return build_backends.get(backend, "BENCH_SCALE_BACKENDS").kind.name.upper()
 
 
 def default_pkgdb(full: bool) -> Path:
@@ -108,11 +116,14 @@ class Options:
     @classmethod
     def from_env(cls) -> Options:
         full = os.environ.get("BENCH_SCALE_FULL") == "1"
+        backends = os.environ.get("BENCH_SCALE_BACKENDS", ",".join(DEFAULT_BACKENDS)).split(",")
+        for backend in backends:
+            kind(backend)  # a name the registry does not know fails here, not after the runs
         return cls(
             pkgdb=Path(os.environ.get("BENCH_SCALE_PKGDB") or default_pkgdb(full)).resolve(),
             release=os.environ.get("BENCH_SCALE_RELEASE", "zed"),
             counts=[int(n) for n in os.environ.get("BENCH_SCALE_BUILDERS", "1,2,3" if full else "1,2").split(",")],
-            backends=os.environ.get("BENCH_SCALE_BACKENDS", "dpkg,rpmbuild").split(","),
+            backends=backends,
             dlrn=os.environ.get("BENCH_DLRN", "1") != "0",
             keep=os.environ.get("BENCH_SCALE_KEEP") == "1",
             parallel=int(os.environ.get("BENCH_SCALE_PARALLEL", "0")),
@@ -277,7 +288,7 @@ def builder_image_packages() -> list[str]:
     role_vars = TOP / "roles" / "builder_setup" / "vars"
     wanted = list(defaults["node_provision_images"]["bookworm"]["packages"])
     wanted += yaml.safe_load((role_vars / "Debian.yml").read_text())["__builder_setup_common_packages"]
-    for backend in KINDS:
+    for backend in DEFAULT_BACKENDS:
         spec = yaml.safe_load((role_vars / "backends" / f"{backend}.yml").read_text())
         wanted += spec[f"__builder_setup_backend_{backend}"]["packages"]["Debian"]
     return sorted(set(wanted))
@@ -506,14 +517,14 @@ def report(opts: Options, name: str, total: int, runs: list[BuildRun], peer: Dlr
         base = next((r for r in mine if r.builders == 1), None)
         for run in mine:
             line = (
-                f"scale first build, {KINDS[backend]} ({backend}), {name}: {run.built}/{total} built"
+                f"scale first build, {kind(backend)} ({backend}), {name}: {run.built}/{total} built"
                 f"{', not built: ' + ', '.join(run.failed) if run.failed else ''}, {run.waves} waves, "
                 f"{run.builders} builder(s): {run.first.wall:.2f} s (CPU {run.first.cpu:.0f} s controller side), "
                 f"{per_minute(run.built, run.first.wall):.1f} packages/min"
             )
             if base is not None and run is not base:
                 line += f", speedup vs 1 builder: {base.first.wall / run.first.wall:.2f}x"
-            if backend == "rpmbuild" and isinstance(peer, DlrnRun):
+            if kind(backend) == DLRN_KIND and isinstance(peer, DlrnRun):
                 line += (
                     f" | DLRN 0.26.1: {peer.first.wall:.2f} s (CPU {peer.first.cpu:.0f} s, {peer.built}/{total} built)"
                     f" | ratio ours/DLRN: {run.first.wall / peer.first.wall:.2f}x"
@@ -521,7 +532,7 @@ def report(opts: Options, name: str, total: int, runs: list[BuildRun], peer: Dlr
             print(f"{line} [{run.first.load_before} -> {run.first.load_after}]", flush=True)
     for run in runs:
         line = (
-            f"scale no-change cycle, {KINDS[run.backend]}, {run.builders} builder(s): {run.nochange.wall:.2f} s"
+            f"scale no-change cycle, {kind(run.backend)}, {run.builders} builder(s): {run.nochange.wall:.2f} s"
             f" (CPU {run.nochange.cpu:.1f} s)"
             f"{'' if run.nochange_new == 0 else f' ({run.nochange_new} NEW BUILDS: not a no-change run)'}"
         )
@@ -536,7 +547,7 @@ def report(opts: Options, name: str, total: int, runs: list[BuildRun], peer: Dlr
             f"{n} {peaks.rss[n] / MIB:.0f} MiB RSS ({peaks.cgroup[n] / MIB:.0f} MiB with page cache)" for n in peaks.rss
         )
         print(
-            f"scale peak memory, first build, {KINDS[run.backend]}, {run.builders} builder(s): "
+            f"scale peak memory, first build, {kind(run.backend)}, {run.builders} builder(s): "
             f"controller tree {peaks.tree / MIB:.0f} MiB; {nodes}",
             flush=True,
         )
@@ -606,7 +617,7 @@ def main() -> None:
                     runs.append(ours(opts, backend, chosen, {n: cgroups[n] for n in chosen if n in cgroups}))
                 except RunFailed as exc:
                     print(
-                        f"scale first build, {KINDS[backend]} ({backend}), {count} builder(s): FAILED: {exc}",
+                        f"scale first build, {kind(backend)} ({backend}), {count} builder(s): FAILED: {exc}",
                         flush=True,
                     )
         report(opts, given.parent.parent.name, len(packages), runs, peer)
