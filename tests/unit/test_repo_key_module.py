@@ -1,4 +1,5 @@
-"""repo_key through Ansible: a key is installed only when it is the expected one; check mode writes nothing."""
+"""repo_key through Ansible, alone and in the repo_configure role: a key is installed only when it is the expected
+one; check mode writes nothing."""
 
 import json
 import os
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .ansible_run import TOP
+from .ansible_run import TOP, failures, run_roles_json
 
 
 def gpg(home, *args) -> bytes:
@@ -100,3 +101,50 @@ def test_without_dest_it_reports_the_fingerprints(tmp_path, keys):
     folder, fingerprints = keys
     result = play(tmp_path, {"src": str(folder / "evil")})
     assert result["changed"] is False and result["fingerprints"] == [fingerprints["evil"]]
+
+
+# -- through the repo_configure role ------------------------------------------------------------------------
+
+
+def configure(tmp_path: Path, **role_vars) -> tuple[list[str], list[Path]]:
+    """Run repo_configure on localhost, its apt files under ``tmp_path``; the failure messages and the files written.
+
+    The role's own paths are role variables, which extra vars override: /etc/apt stays as it is.
+    """
+    apt = tmp_path / "apt"
+    for directory in ("sources.list.d", "preferences.d"):  # there on every Debian; keyrings/ the role makes
+        (apt / directory).mkdir(parents=True)
+    paths = {
+        "__repo_configure_keyring_dir": str(apt / "keyrings"),
+        "__repo_configure_keyring": str(apt / "keyrings" / "distroforge.asc"),
+        "__repo_configure_source_file": str(apt / "sources.list.d" / "distroforge.list"),
+        "__repo_configure_pref_file": str(apt / "preferences.d" / "distroforge.pref"),
+    }
+    given = {
+        "repo_configure_base_url": (tmp_path / "repos").as_uri(),
+        "repo_configure_hash": "0123456789abcdef0123456789abcdef01234567_89abcdef",
+        "repo_configure_verify_pin": False,
+        **role_vars,
+    }
+    result, _proc = run_roles_json(tmp_path, ["repo_configure"], {**paths, **given}, expect_failure=True)
+    return failures(result), sorted(path for path in apt.rglob("*") if path.is_file())
+
+
+def test_the_role_refuses_to_run_without_a_fingerprint(tmp_path, keys):
+    folder = keys[0]
+    messages, written = configure(tmp_path, repo_configure_key=(folder / "good").read_text())
+    assert len(messages) == 1 and "\n" not in messages[0], messages
+    assert messages[0].startswith("repo_configure: set repo_configure_key_fingerprints to the repository key's")
+    assert written == []
+
+
+def test_the_role_refuses_another_key_and_installs_nothing(tmp_path, keys):
+    folder, fingerprints = keys
+    messages, written = configure(
+        tmp_path,
+        repo_configure_key=(folder / "evil").read_text(),
+        repo_configure_key_fingerprints=[fingerprints["good"]],
+    )
+    assert len(messages) == 1 and "\n" not in messages[0], messages
+    assert "does not match the expected" in messages[0] and fingerprints["evil"] in messages[0]
+    assert written == [], "no key, apt source or pin is written when the key is not the expected one"
