@@ -15,7 +15,7 @@ TOP = Path(__file__).resolve().parents[2]
 SCANNED = ["plugins", "roles", "playbooks", "tests", "bench", "docs", "tools", "examples", "Makefile", "README.md"]
 
 # An absolute path starts the word: `build/work/x`, `{{ dir }}/root/y` or `$(TOP)/work` are relative to something.
-MACHINE_PATH = re.compile(r"(?<![\w.})$\]-])(?:/work\b|/home/[\w.-]+|/root/)[^\s'\"`),]*")
+MACHINE_PATH = re.compile(r"(?<![\w.})$\]-])/(?:work\b|home/[\w.-]+|root/)[^\s'\"`),]*")
 
 # Path prefixes that name a managed node, a container or a made-up example, never a development machine.
 ALLOWED = {
