@@ -96,9 +96,9 @@ def test_every_engine_function_has_a_caller_outside_the_tests():
 
 def test_the_scan_sees_calls_and_not_prose(tmp_path):
     caller = tmp_path / "caller.py"
-    caller.write_text('"""Mentions unused_helper in prose only."""\nfrom x import imported\nobj.method_a()\n')
+    caller.write_text('"""Mentions unused_function in prose only."""\nfrom x import imported\nobj.method_a()\n')
     yaml = tmp_path / "role.yml"
     yaml.write_text('filter: "{{ value | in_a_template }}"\n')
     used = names_used([caller, yaml])
     assert {"imported", "method_a", "in_a_template"} <= used
-    assert "unused_helper" not in used
+    assert "unused_function" not in used
