@@ -64,9 +64,15 @@ run: bootstrap $(EXAMPLE_PKGDB)
 
 # Rebuild and/or re-test what a run did, from its manifest (every run prints this):
 #   make reproduce MANIFEST=build/run/runs/<run id>/manifest.json [REPRODUCE=build|test]
+# Recorded by ARA in the run's work dir (the one holding runs/<run id>/), beside the run it reproduces; a manifest
+# kept elsewhere records in its own directory.
+MANIFEST_DIR = $(patsubst %/,%,$(dir $(abspath $(MANIFEST))))
+MANIFEST_RUNS = $(patsubst %/,%,$(dir $(MANIFEST_DIR)))
+REPRODUCE_WORKDIR = $(if $(filter runs,$(notdir $(MANIFEST_RUNS))),$(patsubst %/,%,$(dir $(MANIFEST_RUNS))),$(MANIFEST_DIR))
 reproduce: bootstrap
 	@test -n "$(MANIFEST)" || { echo "make reproduce: give MANIFEST=<workdir>/runs/<run id>/manifest.json"; exit 2; }
-	ansible-playbook playbooks/reproduce.yml -e distroforge_manifest=$(abspath $(MANIFEST)) -e distroforge_reproduce=$(REPRODUCE)
+	$(call ara_env,$(REPRODUCE_WORKDIR)) ansible-playbook playbooks/reproduce.yml \
+	  -e distroforge_manifest=$(abspath $(MANIFEST)) -e distroforge_reproduce=$(REPRODUCE)
 
 test: bootstrap
 	$(MAKE) --no-print-directory lint
@@ -87,10 +93,13 @@ test: bootstrap
 # node deployed from its release package alone, then a newer upstream tag -> bump -> reqcheck -> tagged
 # build -> gate (deploy + Tempest on a podman node) -> testing -> release -> release package -> upgrade
 # test of that node, each step timed (part of `make slow`; make test runs it reduced, without the gate).
-#   make release-day [RELEASE_DAY_ARGS='--packages keystone --no-gate']
+# Its playbooks are recorded by ARA in <RELEASE_DAY_TARGET>/work/ara (the release day's work dir).
+#   make release-day [RELEASE_DAY_ARGS='--packages keystone --no-gate'] [RELEASE_DAY_TARGET=<dir>]
 RELEASE_DAY_ARGS ?=
+RELEASE_DAY_TARGET ?= $(TOP)/build/release-day
 release-day: bootstrap
-	python tools/release_day.py $(RELEASE_DAY_ARGS)
+	$(call ara_env,$(abspath $(RELEASE_DAY_TARGET))/work) python tools/release_day.py \
+	  --target $(abspath $(RELEASE_DAY_TARGET)) $(RELEASE_DAY_ARGS)
 
 # The slow lane: what takes too long for every landing. Run it before a landing
 # that adds a system tool, and report its figures.

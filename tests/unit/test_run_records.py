@@ -267,3 +267,53 @@ def test_role_pins_the_requirements_of_the_lock():
         name = requirement.split("==")[0].lower().replace("_", "-")
         assert pins[name].lower().replace("_", "-") == requirement.lower().replace("_", "-"), requirement
     assert "ara[server]==" + pins["ara"].split("==")[1] in (TOP / "requirements" / "python.in").read_text()
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    """``make <args>`` as a user types it, without redoing the machine's bootstrap (``-o bootstrap``)."""
+    inherited = ("MAKE", "MFLAGS", "ARA_", "ANSIBLE_CALLBACK_PLUGINS", "ANSIBLE_ACTION_PLUGINS")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", "bootstrap", *args],
+        cwd=TOP,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_make_reproduce_is_recorded_in_the_work_dir_of_the_run_it_reproduces(tmp_path):
+    work = tmp_path / "work"
+    run_dir = work / "runs" / RUN_ID
+    run_dir.mkdir(parents=True)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest(run_dir)))
+    # A cheap real run: reproduce.yml refuses REPRODUCE=nothing in its first task, and ARA records the failure.
+    proc = make("reproduce", f"MANIFEST={run_dir / 'manifest.json'}", "REPRODUCE=nothing")
+    assert proc.returncode != 0 and "distroforge_reproduce=build, test or build,test (got nothing)" in proc.stdout
+    ara_db = work / "ara" / "ansible.sqlite"
+    assert ara_db.is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]
+    with sqlite3.connect(f"file:{ara_db}?mode=ro", uri=True) as conn:
+        recorded = conn.execute("SELECT path, status FROM playbooks").fetchall()
+        tasks = [name for (name,) in conn.execute("SELECT name FROM tasks")]
+    assert recorded == [(str(TOP / "playbooks" / "reproduce.yml"), "failed")]
+    assert tasks == ["Check what to reproduce"]
+    assert sorted(path.name for path in tmp_path.rglob("ansible.sqlite")) == ["ansible.sqlite"]  # nowhere else
+
+    # ARA=0: the same run, unrecorded.
+    shutil.rmtree(work / "ara")
+    proc = make("reproduce", f"MANIFEST={run_dir / 'manifest.json'}", "REPRODUCE=nothing", "ARA=0")
+    assert proc.returncode != 0 and "(got nothing)" in proc.stdout
+    assert not (work / "ara").exists()
+
+
+def test_make_release_day_records_in_its_work_dir(tmp_path):
+    proc = make("-n", "release-day", f"RELEASE_DAY_TARGET={tmp_path}/day")
+    assert proc.returncode == 0, proc.stderr
+    (command,) = [line for line in proc.stdout.splitlines() if "tools/release_day.py" in line]
+    assert f"ARA_DATABASE_NAME={tmp_path}/day/work/ara/ansible.sqlite " in command
+    assert "ANSIBLE_CALLBACK_PLUGINS=" in command and "ARA_API_CLIENT=offline " in command
+    assert f"--target {tmp_path}/day" in proc.stdout
+    proc = make("-n", "release-day", "ARA=0")
+    assert proc.returncode == 0 and "ARA_" not in proc.stdout and "ANSIBLE_CALLBACK_PLUGINS" not in proc.stdout
