@@ -1,13 +1,19 @@
-"""build_notify through Ansible itself: check mode, a real mail, no duplicate, a dead webhook as a warning."""
+"""build_notify through Ansible itself: check mode, a real mail, no duplicate, a dead webhook as a warning; build.yml
+and promote.yml with notifications on."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+
+import pytest
 
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
 
 from .ansible_run import TOP, run_playbook
+from .buildfixtures import T0, make_distgit, make_upstream
+from .gitrepos import commit
 from .notify_servers import free_port, mail_server
 
 PASSWORD = "module-smtp-pass-5309"
@@ -147,3 +153,70 @@ def test_promote_playbook_tells_about_a_stalled_label_only_when_asked(tmp_path):
     (mail,) = server.inbox
     assert mail.rcpt_tos == ["release@example.org"]
     assert "puppet-passed-ci has not moved for 4 days" in mail.message["Subject"]
+
+
+BUILD_PKGDB = """releases:
+- name: zed
+  branch: rpm-master
+  repos:
+  - name: el9s
+    buildsys: none
+packages:
+- project: hellodf
+  name: python-hellodf
+  upstream: file://{upstream}
+  master-distgit: file://{distgit}
+  maintainers:
+  - hellodf-team@example.org
+"""
+
+
+@pytest.mark.skipif(
+    not shutil.which("bwrap") or not shutil.which("rpmbuild"), reason="needs bubblewrap and rpmbuild (run `make`)"
+)
+def test_build_playbook_tells_the_maintainer_once_about_a_package_that_fails_to_build(tmp_path):
+    upstream = make_upstream(tmp_path)
+    planted = commit(
+        upstream,
+        "Break the build",
+        T0 + 5000,
+        {"setup.py": "raise SystemExit('planted: this setup.py refuses to build')\n"},
+    )
+    distgit = make_distgit(tmp_path)
+    pkgdb = tmp_path / "rdo.yml"
+    pkgdb.write_text(BUILD_PKGDB.format(upstream=upstream, distgit=distgit))
+    work = tmp_path / "work"
+    smtp = {"host": "127.0.0.1", "security": "none", "sender": "ci@example.org", "timeout": 5}
+    extra = {
+        "distroforge_pkgdb": str(pkgdb),
+        "distroforge_release": "zed",
+        "distroforge_workdir": str(work),
+        "distroforge_release_tags": False,
+        "distroforge_notify_enabled": True,
+    }
+    playbook = TOP / "playbooks" / "build.yml"
+
+    # The mail server is down when the package first fails: the build run still passes, with one warning line.
+    dead = free_port()
+    down = run_playbook(playbook, {**extra, "distroforge_notify_smtp": {**smtp, "port": dead}}, timeout=600)
+    with StateDB(work / "state.db") as db:
+        assert [(item.project, item.first_failed.commit_hash) for item in db.ftbfs()] == [("hellodf", planted)]
+    warnings = [line for line in (down.stdout + down.stderr).splitlines() if "[WARNING]" in line]
+    (warning,) = [line for line in warnings if f"smtp 127.0.0.1:{dead}" in line]
+    assert warning.endswith(
+        f"smtp 127.0.0.1:{dead}: cannot send (Connection refused): check that the server is up and reachable;"
+        " 1 message not sent, tried again next run"
+    ), warnings
+
+    with mail_server() as server:
+        up = {**extra, "distroforge_notify_smtp": {**smtp, "port": server.port}}
+        run_playbook(playbook, up, timeout=600)  # the next run sends it
+        (mail,) = server.inbox
+        run_playbook(playbook, up, timeout=600)  # and never again
+        assert server.inbox == [mail]
+    assert mail.rcpt_tos == ["hellodf-team@example.org"]
+    assert mail.message["Subject"].endswith(f"FTBFS: hellodf (zed) fails to build at {planted[:7]}")
+    body = " ".join(mail.body.split())
+    assert f"{planted} (Break the build)" in body and "python3 setup.py sdist (no network) failed (rc 1)" in body
+    assert f"/results/hellodf/{planted}_" in body  # the log
+    assert "No earlier build of the package in this release succeeded." in mail.body
