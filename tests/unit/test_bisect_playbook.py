@@ -1,4 +1,5 @@
-"""bisect.yml names the commit that broke a package's build, among 16 that landed between two polls."""
+"""bisect.yml names the commit that broke a package's build, among 16 that landed between two polls; with
+distroforge_bisect_kind=test it runs the test bisect's plays instead."""
 
 import json
 import shutil
@@ -6,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from .ansible_run import TOP, run_playbook
+from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
+
+from .ansible_run import TOP, play, run_playbook
 from .buildfixtures import T0, make_distgit, make_upstream
 from .gitrepos import commit
 
-pytestmark = pytest.mark.skipif(
+needs_builds = pytest.mark.skipif(
     not shutil.which("bwrap") or not shutil.which("rpmbuild"), reason="needs bubblewrap and rpmbuild (run `make`)"
 )
 
+BISECT = TOP / "playbooks" / "bisect.yml"
 PKGDB = """releases:
 - name: zed
   branch: rpm-master
@@ -31,6 +35,7 @@ packages:
 PLANTED = 10  # the 11th of 16 commits breaks the build
 
 
+@needs_builds
 def test_bisect_names_the_commit_that_broke_the_build_in_log2_builds(tmp_path):
     upstream = make_upstream(tmp_path)
     distgit = make_distgit(tmp_path)
@@ -72,3 +77,50 @@ def test_bisect_names_the_commit_that_broke_the_build_in_log2_builds(tmp_path):
     again = run_playbook(TOP / "playbooks" / "bisect.yml", bisect, timeout=600)
     assert "changed=0" in again.stdout and culprit in again.stdout
     assert json.loads(plan.read_text()) == saved
+
+
+def dispatch(tmp_path: Path, extra: dict) -> str:
+    """bisect.yml with ``extra``, which must fail early; its whole output."""
+    proc = play(BISECT, {"distroforge_workdir": str(tmp_path / "work"), **extra}, timeout=120)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_bisect_kind_test_runs_the_test_bisect_and_not_the_build_one(tmp_path):
+    pkgdb = tmp_path / "rdo.yml"
+    pkgdb.write_text(PKGDB.format(upstream=tmp_path / "up", distgit=tmp_path / "dg"))
+    # The test bisect's inputs are asked for, under bisect.yml's name.
+    out = dispatch(tmp_path, {"distroforge_bisect_kind": "test", "distroforge_pkgdb": str(pkgdb)})
+    (line,) = [line for line in out.splitlines() if line.startswith("[ERROR]")]
+    assert line.startswith("[ERROR]: Task failed: Action failed: bisect.yml -e distroforge_bisect_kind=test needs")
+    assert "distroforge_bisect_manifest=<runs/<run id>/manifest.json>" in line
+    assert "distroforge_bisect_good_label=<label under repos/>" in line
+    assert "distroforge_bisect_project" not in out
+
+    # Given them, it plans a test bisect (kind test: both points looked up as repositories) and stops there.
+    (tmp_path / "work").mkdir()
+    with StateDB(tmp_path / "work" / "state.db"):
+        pass  # an empty state DB
+    given = {
+        "distroforge_bisect_kind": "test",
+        "distroforge_pkgdb": str(pkgdb),
+        "distroforge_bisect_good": "a" * 40 + "_" + "b" * 8,
+        "distroforge_bisect_bad": "c" * 40 + "_" + "d" * 8,
+        "distroforge_bisect_tests": ["tempest.api.identity.test_x"],
+    }
+    out = dispatch(tmp_path, given)
+    assert "TASK [Choose the points, the failing tests and where the bisect lives]" in out
+    assert f"good: no build '{'a' * 40}_{'b' * 8}' in the state DB" in out
+    assert not (tmp_path / "work" / "bisect").exists()
+
+    # The build kind (the default) never reaches the test bisect's plays, and warns about no node.
+    out = dispatch(tmp_path, {"distroforge_pkgdb": str(pkgdb), "distroforge_release": "zed"})
+    (line,) = [line for line in out.splitlines() if line.startswith("[ERROR]")]
+    assert "bisect.yml needs" in line and "distroforge_bisect_project=<package>" in line
+    assert "(a Tempest failure: -e distroforge_bisect_kind=test, docs/triage.md)" in line
+    assert "Plan the test bisect" not in out and "WARNING" not in out
+
+    out = dispatch(tmp_path, {"distroforge_bisect_kind": "tests"})
+    (line,) = [line for line in out.splitlines() if line.startswith("[ERROR]")]
+    assert line.endswith("distroforge_bisect_kind: must be build (a package that fails to build) or test (a Tempest"
+                         " failure), got tests")  # fmt: skip
