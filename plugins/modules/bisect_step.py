@@ -131,6 +131,7 @@ verdict:
   description:
     - C(culprits) (the first bad commit, or every commit skipped states leave in question, C(ambiguous)),
       the evidence of the first bad and last good states, C(steps_run), C(steps_reused) and C(candidates).
+    - C(good_repo_hash) and C(bad_repo_hash), the two points the bisect started from.
   returned: always
   type: dict
   sample:
@@ -143,6 +144,8 @@ verdict:
         author: "A <a@example.org>"
         subject: Drop the old driver
         time: 1700000000
+    good_repo_hash: 1b4e28ba2fa1c2d3e4f5a6b7c8d9e0f1a2b3c4d5_8f14e45f
+    bad_repo_hash: 3a5c1b2e9d0f4e6a8b7c5d3e1f0a9b8c7d6e5f4a_8f14e45f
     steps_run: 4
     steps_reused: 1
     candidates: 16

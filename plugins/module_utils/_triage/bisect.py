@@ -212,6 +212,8 @@ class Bisect:
             "last_good_state": low,
             "bad_evidence": evidence[high].as_dict() if high in evidence else {"repo_hash": self.bad_repo_hash},
             "good_evidence": evidence[low].as_dict() if low in evidence else {"repo_hash": self.good_repo_hash},
+            "good_repo_hash": self.good_repo_hash,  # the range bisected, whatever the steps found since
+            "bad_repo_hash": self.bad_repo_hash,
             "steps_run": sum(1 for step in self.steps if not step.reused),
             "steps_reused": sum(1 for step in self.steps if step.reused),
             "candidates": len(self.candidates),
