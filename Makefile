@@ -135,7 +135,7 @@ vm-scenario: bootstrap $(EXAMPLE_PKGDB)
 
 .PHONY: bisect-tempest
 bisect-tempest: bootstrap
-	pytest tests/slow/test_bisect_tempest.py -q
+	pytest tests/slow/test_bisect_tempest.py -q -s
 
 .PHONY: node-cloud-fake
 node-cloud-fake: bootstrap
