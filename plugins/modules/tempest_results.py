@@ -115,8 +115,7 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: tempest.summary.success
     fail_msg: >-
-      Tempest: {{ tempest.summary.failed }} failed, {{ tempest.summary.flaky }} flaky,
-      failed phases {{ tempest.summary.failed_phases }}, stream damaged: {{ tempest.summary.corrupt }}
+      Tempest did not pass: {{ tempest.summary.reasons | join('; ') }}
 """
 
 RETURN = r"""
@@ -154,8 +153,15 @@ summary:
       type: float
     success:
       description:
-        - True when tests ran, none failed or unexpectedly succeeded, no phase failed and no stream is damaged.
+        - True when at least one test ran (a skipped test did not run), none failed or unexpectedly succeeded,
+          no phase failed and no stream is damaged (the collection's one verdict rule, the one the
+          C(distroforge.openstack.run_verdict) filter judges with). A run whose every test was skipped is not a success.
       type: bool
+    reasons:
+      description:
+        - Why RV(summary.success) is false, one phrase each, such as "no tests ran (5 skipped)"; empty when it is true.
+      type: list
+      elements: str
     corrupt:
       description: Whether any stream is damaged (see RV(corruption)).
       type: bool
@@ -191,6 +197,7 @@ summary:
     uxsuccess: 0
     duration: 91.3
     success: false
+    reasons: [1 test(s) failed]
     corrupt: false
     failed_phases: []
     failures:

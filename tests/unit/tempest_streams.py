@@ -109,3 +109,17 @@ def make_many_stream(workdir: Path, count: int) -> Path:
     stream = workdir / f"many-{count}.subunit"
     _run([sys.executable, "-m", "subunit.run", "many_tests"], workdir, _env(workdir / "state"), stdout=stream)
     return stream
+
+
+def make_all_skipped_stream(workdir: Path, count: int) -> Path:
+    """Run a module of ``count`` tests that all skip themselves, as Tempest's do when the cloud lacks a service."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lines = ["import unittest", "", "", "class TestAbsent(unittest.TestCase):"]
+    lines += [
+        f"    @unittest.skip('the service is not in this cloud')\n    def test_{number:05d}(self):\n        pass"
+        for number in range(count)
+    ]
+    (workdir / "absent_tests.py").write_text("\n".join(lines) + "\n")
+    stream = workdir / f"all-skipped-{count}.subunit"
+    _run([sys.executable, "-m", "subunit.run", "absent_tests"], workdir, _env(workdir / "state"), stdout=stream)
+    return stream

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from ansible.errors import AnsibleFilterError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.distroforge.openstack.plugins.filter.run_verdict import run_verdict
+from ansible_collections.distroforge.openstack.plugins.filter.run_verdict import run_verdict, tempest_verdict
 from ansible_collections.distroforge.openstack.plugins.module_utils._common.errors import InputError
 from ansible_collections.distroforge.openstack.plugins.module_utils._runs import manifest, verdict
 
@@ -26,7 +27,7 @@ HEADER = (
 PACKAGES = [HEADER, f"keystone,None,{KS[0]},None,{KS[1]},SUCCESS,1795681910,keystone,None,keystone_2:22.0.2-1"]
 DEPLOY_PASSED = {"status": "passed", "scenario": "scenario001", "keystone_version": "2:22.0.2-1", "phases": []}
 DEPLOY_FAILED = {"status": "failed", "scenario": "scenario001", "message": "puppet apply failed", "phases": []}
-# tempest_run_summary as tempest_results makes it: its `success` counts a skipped test as a test.
+# tempest_run_summary as older tempest_results made it: its `success` counted a skipped test as a test.
 TEMPEST_PASSES = {"total": 12, "passed": 10, "failed": 0, "skipped": 2, "flaky": 1, "success": True}
 TEMPEST_FAILS = {"total": 12, "passed": 9, "failed": 1, "skipped": 2, "flaky": 0, "success": False}
 TEMPEST_ALL_SKIPPED = {"total": 5, "passed": 0, "failed": 0, "skipped": 5, "flaky": 0, "success": True}
@@ -101,6 +102,9 @@ def test_verdict_truth_table(tmp_path, deploy_name, tempest_name, build_name):
         assert line.startswith(f"verdict for {REPO_HASH}: {run.verdict.upper()}")
     # the same outcome whichever adapter asks: the manifest written, and the filter reproduce.yml uses
     assert run_verdict(DEPLOYS[deploy_name], TEMPESTS[tempest_name])["verdict"] == run.verdict
+    # and the Tempest half the tempest_run role, tempest.yml and the bisect judge with
+    tempest_passed = tempest_verdict(TEMPESTS[tempest_name])["verdict"] == "passed"
+    assert tempest_passed is (tempest_name == "tests passed")
 
 
 @pytest.mark.parametrize(
@@ -133,6 +137,32 @@ def test_zero_tests_is_not_a_pass_even_when_tempest_flags_success(tmp_path):
     assert (
         last_line(run, tmp_path) == f"verdict for {REPO_HASH}: FAILED (no tests ran (5 skipped)); not built yet: vote"
     )
+
+
+def test_every_skipped_test_is_no_test_run_for_every_adapter():
+    """The rule on counts alone (what tempest_results' success is made of) and the filters agree."""
+    assert verdict.test_reasons(total=5, skipped=5) == ["no tests ran (5 skipped)"]
+    assert verdict.test_reasons(total=0) == ["no tests ran"]
+    assert verdict.test_reasons(total=0, reason="no subunit stream: Tempest did not start;") == [
+        "no tests ran (no subunit stream: Tempest did not start)"
+    ]
+    assert verdict.test_reasons(total=6, skipped=5) == []
+    assert verdict.test_reasons(total=6, skipped=5, failed=1) == ["1 test(s) failed"]
+    assert tempest_verdict(TEMPEST_ALL_SKIPPED) == {"verdict": "failed", "reasons": ["no tests ran (5 skipped)"]}
+    assert tempest_verdict(TEMPEST_PASSES) == {"verdict": "passed", "reasons": []}
+    assert tempest_verdict(TEMPEST_PASSES | {"timed_out": True}) == {
+        "verdict": "failed",
+        "reasons": ["Tempest timed out"],
+    }
+    assert tempest_verdict({}, "Could not find the admin credentials") == {
+        "verdict": "failed",
+        "reasons": ["the Tempest step failed: Could not find the admin credentials", "no tests ran"],
+    }
+
+
+def test_tempest_verdict_fails_in_one_line_naming_the_field():
+    with pytest.raises(AnsibleFilterError, match=r"^tempest_verdict: field 'tempest.total' must be"):
+        tempest_verdict({"total": "many"})
 
 
 @pytest.mark.parametrize(

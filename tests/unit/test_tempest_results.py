@@ -32,7 +32,7 @@ from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.res
 )
 from ansible_collections.distroforge.openstack.plugins.module_utils._tempest.subunit_parse import parse
 
-from .tempest_streams import make_many_stream, make_suite_streams
+from .tempest_streams import make_all_skipped_stream, make_many_stream, make_suite_streams
 
 BIN = Path(sys.executable).parent
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -214,6 +214,30 @@ def test_counts_of_the_demo_suite_are_the_known_ones(streams):
     expected = {"total": 11, "passed": 3, "failed": 5, "skipped": 1, "xfail": 1, "uxsuccess": 1, "flaky": 0}
     assert {key: summary[key] for key in expected} == expected
     assert summary["success"] is False
+
+
+def test_a_run_whose_every_test_was_skipped_is_not_a_success(tmp_path):
+    """Tempest skips every test of a service the cloud lacks: nothing was tested, so nothing passed."""
+    stream = make_all_skipped_stream(tmp_path, 5)
+    report = build_report(_sources(stream))
+    summary = report.summary()
+    assert {key: summary[key] for key in ("total", "passed", "failed", "skipped")} == {
+        "total": 5,
+        "passed": 0,
+        "failed": 0,
+        "skipped": 5,
+    }
+    assert summary["success"] is False
+    assert summary["reasons"] == ["no tests ran (5 skipped)"]
+    assert "FAILED: 5 tests in" in html_report.render(report)
+    assert "no tests ran (5 skipped)" in html_report.render(report)
+    # one test that ran (in a rerun here) is enough
+    buffer = io.BytesIO()
+    writer = subunit.StreamResultToBytes(buffer)
+    writer.status(test_id="absent_tests.TestPresent.test_here", test_status="inprogress")
+    writer.status(test_id="absent_tests.TestPresent.test_here", test_status="success")
+    both = build_report([*_sources(stream), ("rerun.subunit", buffer.getvalue())]).summary()
+    assert both["success"] is True and both["reasons"] == []
 
 
 # --- semantics ------------------------------------------------------------------------------------

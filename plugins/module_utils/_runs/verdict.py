@@ -3,8 +3,14 @@
 The one place that decides. A hash passes only when its deploy passed and
 Tempest ran at least one test (a skipped test did not run) with no failure,
 no unexpected success, no failed phase, no damaged stream and no timeout.
-Tempest's own ``success`` is not enough on its own: it counts skipped tests
-as tests, so a run whose every test was skipped would pass.
+:func:`test_reasons` is that rule over a Tempest run's counts: the
+``tempest_results`` module's ``success`` is made with it, and the
+``tempest_verdict`` and ``run_verdict`` filters and the ``run_manifest``
+module judge with :func:`tempest_reasons`, so the ``tempest_run`` role,
+``tempest.yml``, the bisect and the pipeline cannot disagree. Older
+``tempest_results`` flagged a run whose every test was skipped as a
+success, and manifests keep what they were given: the counts are judged
+again rather than the flag trusted.
 
 A run whose own build failed tests ``repos/current``, which then still
 points at the last repository that built: the verdict is about that older
@@ -76,24 +82,54 @@ def older_hash_reason(build_failed: Sequence[str], repo_hash: str) -> str:
     )
 
 
-def tempest_reasons(tempest: "Tempest") -> List[str]:
-    """Why Tempest did not pass; empty when it ran tests and none failed."""
+def test_reasons(
+    *,
+    total: int,
+    skipped: int = 0,
+    failed: int = 0,
+    uxsuccess: int = 0,
+    corrupt: bool = False,
+    failed_phases: Sequence[str] = (),
+    timed_out: bool = False,
+    failure: Optional[str] = None,
+    reason: Optional[str] = None,
+) -> List[str]:
+    """Why a Tempest run with these counts is not a pass; empty when it ran tests and none failed.
+
+    ``reason`` is what the run itself said went wrong (no stream, killed...),
+    told with "no tests ran".
+    """
     reasons = []
-    if tempest.failure:
-        reasons.append(f"the Tempest step failed: {tempest.failure}")
-    if tempest.timed_out:
+    if failure:
+        reasons.append(f"the Tempest step failed: {failure}")
+    if timed_out:
         reasons.append("Tempest timed out")
-    if tempest.corrupt:
+    if corrupt:
         reasons.append("a subunit stream is damaged (its missing part may hold failures)")
-    if tempest.failed_phases:
-        reasons.append(f"failed phase(s): {', '.join(tempest.failed_phases)}")
-    if tempest.ran == 0:
-        details = [(tempest.reason or "").rstrip("; "), f"{tempest.skipped} skipped" if tempest.skipped else ""]
+    if failed_phases:
+        reasons.append(f"failed phase(s): {', '.join(failed_phases)}")
+    if total - skipped <= 0:  # a skipped test did not run
+        details = [(reason or "").rstrip("; "), f"{skipped} skipped" if skipped else ""]
         details = [detail for detail in details if detail]
         reasons.append("no tests ran" + (f" ({'; '.join(details)})" if details else ""))
-    failed = tempest.failed + tempest.uxsuccess
-    if failed:
-        reasons.append(f"{failed} test(s) failed")
+    if failed + uxsuccess:
+        reasons.append(f"{failed + uxsuccess} test(s) failed")
+    return reasons
+
+
+def tempest_reasons(tempest: "Tempest") -> List[str]:
+    """Why Tempest did not pass; empty when it ran tests and none failed."""
+    reasons = test_reasons(
+        total=tempest.total,
+        skipped=tempest.skipped,
+        failed=tempest.failed,
+        uxsuccess=tempest.uxsuccess,
+        corrupt=tempest.corrupt,
+        failed_phases=tempest.failed_phases,
+        timed_out=tempest.timed_out,
+        failure=tempest.failure,
+        reason=tempest.reason,
+    )
     if not reasons and not tempest.success:
         reasons.append((tempest.reason or "Tempest did not pass").rstrip("; "))
     return reasons

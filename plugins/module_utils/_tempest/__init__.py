@@ -4,5 +4,6 @@
 result per test across the first run and its reruns, ``junit`` and
 ``html_report`` render them, ``outputs`` writes the files.
 
-May import: _common.
+May import: _common, and _runs.verdict (the collection's one verdict rule makes the
+summary's ``success``).
 """

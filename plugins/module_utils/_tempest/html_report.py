@@ -188,7 +188,8 @@ def page_parts(report: Report, title: str = "Tempest results") -> list[str]:
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n<h1>{escape(title)}</h1>\n",
         f'<p class="verdict {"good" if summary["success"] else "bad"}">'
         f"{'PASSED' if summary['success'] else 'FAILED'}: {summary['total']} tests in "
-        f'{summary["duration"]:.1f} s</p>\n<p class="badges">',
+        f"{summary['duration']:.1f} s{escape(' - ' + '; '.join(summary['reasons'])) if summary['reasons'] else ''}"
+        '</p>\n<p class="badges">',
     ]
     for outcome in OUTCOMES:
         parts.append(f'<a href="#" class="{outcome}">{outcome} {counts[outcome]}</a>')

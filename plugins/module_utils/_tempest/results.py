@@ -19,6 +19,7 @@ from itertools import islice, repeat
 from operator import itemgetter
 
 from .._common.errors import InputError
+from .._runs.verdict import test_reasons
 from .subunit_parse import Corruption, fold
 
 OUTCOMES = ("failed", "uxsuccess", "flaky", "xfail", "skipped", "passed")
@@ -311,17 +312,22 @@ class Report:
         ]
         failed_phases = [phase.name for phase in self.phases if phase.status == "failed"]
         corrupt = any(stream.corruption for stream in self.streams)
+        # The collection's one rule: a run whose every test was skipped, or that selected
+        # none, does not pass, nor one whose stream is damaged (the missing part may hold failures).
+        reasons = test_reasons(
+            total=len(tests),
+            skipped=counts["skipped"],
+            failed=counts["failed"],
+            uxsuccess=counts["uxsuccess"],
+            corrupt=corrupt,
+            failed_phases=failed_phases,
+        )
         return {
             "total": len(tests),
             **{outcome: counts[outcome] for outcome in ("passed", "failed", "skipped", "flaky", "xfail", "uxsuccess")},
             "duration": round(sum(stream.duration for stream in self.streams), 3),
-            # A run that selected no test must not vote green, nor one whose
-            # stream is damaged (the missing part may hold failures).
-            "success": bool(tests)
-            and counts["failed"] == 0
-            and counts["uxsuccess"] == 0
-            and not corrupt
-            and not failed_phases,
+            "success": not reasons,
+            "reasons": reasons,
             "corrupt": corrupt,
             "failed_phases": failed_phases,
             "phases": [phase.as_dict() for phase in self.phases],
