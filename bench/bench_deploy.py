@@ -82,8 +82,8 @@ class MemorySampler(threading.Thread):
 def deploy(scenario: str, node: str) -> tuple[dict, float, MemorySampler]:
     """Run the deploy playbook with the JSON callback; return its phases by name, the wall time and the memory."""
     extra = {
-        "deploy_nodes": [{"name": node, "groups": ["keystone"]}],
-        "deploy_keep_node": True,
+        "distroforge_deploy_nodes": [{"name": node, "groups": ["keystone"]}],
+        "distroforge_keep_nodes": True,
         "deploy_puppet_scenario": scenario,
     }
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_CONFIG": str(TOP / "ansible.cfg")}

@@ -104,7 +104,7 @@ options:
     type: dict
     default: {}
   tempest_failure:
-    description: Why the Tempest step failed, when it did (C(tempest_failure) fact of the node).
+    description: Why the Tempest step failed, when it did (C(distroforge_tempest_failure) fact of the node).
     type: str
   tempest_selection:
     description: The node's C(tempest_run_selection) fact (recorded so the run can be replayed).

@@ -27,8 +27,12 @@ def run(tmp_path: Path, playbook: str, extra: dict, *options: str) -> str:
 
 @pytest.mark.parametrize(
     ("target", "group"),
-    [({}, "keystone"), ({"tempest_target": "cloud_b"}, "cloud_b")],
-    ids=["the default group", "a group named by the target"],
+    [
+        ({}, "keystone"),
+        ({"distroforge_tempest_target": "cloud_b"}, "cloud_b"),
+        ({"tempest_target": "cloud_b"}, "cloud_b"),
+    ],
+    ids=["the default group", "a group named by the target", "a group named by the deprecated variable"],
 )
 def test_tempest_with_an_empty_group_fails_naming_it(tmp_path, target, group):
     inventory = tmp_path / "hosts.yml"
@@ -37,13 +41,14 @@ def test_tempest_with_an_empty_group_fails_naming_it(tmp_path, target, group):
     out = run(tmp_path, "tempest.yml", extra, "-i", str(inventory))
     assert (
         f"tempest.yml: the inventory has no host in group {group}: add the node of the cloud to group {group}"
-        " in your inventory (-i), or name it with -e tempest_target=<node>"
+        " in your inventory (-i), or name it with -e distroforge_tempest_target=<node>"
     ) in out
 
 
-def test_deploy_with_no_node_fails_naming_the_variable(tmp_path):
-    out = run(tmp_path, "deploy.yml", {"deploy_nodes": [], "distroforge_workdir": str(tmp_path)})
-    assert "deploy.yml: deploy_nodes is empty: give at least one node, as -e" in out
+@pytest.mark.parametrize("variable", ["distroforge_deploy_nodes", "deploy_nodes"], ids=["its name", "deprecated name"])
+def test_deploy_with_no_node_fails_naming_the_variable(tmp_path, variable):
+    out = run(tmp_path, "deploy.yml", {variable: [], "distroforge_workdir": str(tmp_path)})
+    assert "deploy.yml: distroforge_deploy_nodes is empty: give at least one node, as -e" in out
 
 
 def test_provision_with_no_node_fails_naming_the_variable(tmp_path):

@@ -119,7 +119,7 @@ def test_tempest_playbook_fails_a_run_whose_every_test_was_skipped_and_says_why(
     artifacts = tmp_path / "artifacts"
     extra = {
         **stand_in(tmp_path, *all_skipped(tmp_path)),
-        "tempest_openrc": str(openrc),
+        "distroforge_tempest_openrc": str(openrc),
         "distroforge_artifacts_dir": str(artifacts),
         "logs_collect_services": [],
         "logs_collect_archive": str(tmp_path / "logs.tar"),

@@ -98,7 +98,7 @@ class Tempest:
     failed_phases: List[str] = dataclasses.field(default_factory=list)
     reason: Optional[str] = None
     reports: Dict[str, str] = dataclasses.field(default_factory=dict)
-    failure: Optional[str] = None  # why the Tempest step itself failed (tempest.yml's tempest_failure)
+    failure: Optional[str] = None  # why the Tempest step itself failed (tempest.yml's distroforge_tempest_failure)
     selection: Dict[str, Any] = dataclasses.field(default_factory=dict)
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict, metadata=KEEP)
 
@@ -320,7 +320,10 @@ def tempest_from_summary(
     selection: Optional[Mapping[str, Any]] = None,
     source: str = "run_manifest",
 ) -> Tempest:
-    """The Tempest record from the node's ``tempest_run_summary``, ``tempest_failure`` and ``tempest_run_selection``."""
+    """The Tempest record from the node's facts.
+
+    ``tempest_run_summary``, ``distroforge_tempest_failure`` (tempest.yml) and ``tempest_run_selection``.
+    """
     fix = "give the tempest_run_summary fact the tempest_run role sets on the node"
     if summary is not None and not isinstance(summary, Mapping):
         return _decode(Tempest, summary, "tempest", source, fix)  # fails naming the field
