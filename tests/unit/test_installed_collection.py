@@ -10,13 +10,13 @@ import tarfile
 import pytest
 
 from .ansible_run import TOP
-from .buildchain import make_independent
-from .test_build_waves_playbook import write_pkgdb
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("bwrap") or not shutil.which("dpkg-buildpackage"), reason="needs bubblewrap and dpkg (run `make`)"
 )
 BIN = TOP / ".venv" / "bin"
+# The example distro's package database, made by `make example` (which `make unit` runs first).
+EXAMPLE = TOP / "build" / "example" / "rdoinfo"
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,22 @@ def test_the_tarball_leaves_out_bench_and_build_output(installed):
     assert not [name for name in names if "__pycache__" in name.split("/")]
 
 
+def example_pkgdb(root, project: str):
+    """The example distro's package database with only ``project`` tagged for zed: nothing else is built."""
+    if not (EXAMPLE / "rdo.yml").exists():
+        pytest.fail("the example distro is missing: run `make example` (make unit does)")
+    (root / "tags").mkdir(parents=True)
+    shutil.copy(EXAMPLE / "rdo.yml", root / "rdo.yml")
+    (root / "tags" / "zed.yml").write_text(f"packages:\n- project: {project}\n  tags:\n    zed:\n")
+    entry = root / "rdo-one.yml"
+    entry.write_text("import:\n- rdo.yml\n- tags/zed.yml\n")
+    return entry
+
+
 def test_build_playbook_runs_by_name_without_checkout_or_inventory(installed, tmp_path):
+    """A user's first build: the example distro's smallest package, built and published from another directory."""
     collections = installed[1]
-    upstream, distgit = make_independent(tmp_path)
-    pkgdb = write_pkgdb(tmp_path, [("hellothree", upstream, distgit)])
+    pkgdb = example_pkgdb(tmp_path / "rdoinfo", "keystoneclient")
     work = tmp_path / "work"
     elsewhere = tmp_path / "user"
     elsewhere.mkdir()
@@ -74,7 +86,6 @@ def test_build_playbook_runs_by_name_without_checkout_or_inventory(installed, tm
         "distroforge_release": "zed",
         "distroforge_workdir": str(work),
         "distroforge_backend": "dpkg",
-        "distroforge_release_tags": False,
     }
     proc = subprocess.run(
         ["ansible-playbook", "distroforge.openstack.build", "-e", json.dumps(extra)],
@@ -89,8 +100,12 @@ def test_build_playbook_runs_by_name_without_checkout_or_inventory(installed, tm
     assert "no hosts matched" not in proc.stdout
     assert "this machine (localhost) is used" in " ".join(proc.stdout.split())
     with sqlite3.connect(work / "state.db") as db:
-        assert db.execute("SELECT project, status FROM commits").fetchall() == [("hellothree", "SUCCESS")]
-    assert (work / "repos" / "current").is_symlink()
+        assert db.execute("SELECT project, status FROM commits").fetchall() == [("keystoneclient", "SUCCESS")]
+    current = work / "repos" / "current"
+    assert current.is_symlink()
+    debs = sorted(path.name for path in current.resolve().rglob("*.deb"))
+    assert [name.split("_")[0] for name in debs] == ["python3-keystoneclient"], debs
+    assert "Package: python3-keystoneclient\n" in (current / "Packages").read_text()  # what apt reads
 
 
 def test_an_empty_group_fails_in_one_line_when_the_fallback_is_off(installed, tmp_path):
