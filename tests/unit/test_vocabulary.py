@@ -60,7 +60,7 @@ ANSIBLE_NAMES = {
 }  # fmt: skip
 
 # Glossary words: the words the old ones became, and the git mirror directory.
-TERMS = sorted({new for new, _ in OLD_WORDS.values()} | {"mirror_dir"})
+TERMS = sorted({entry[0] for entry in OLD_WORDS.values()} | {"mirror_dir"})
 
 SET_FACT = ("ansible.builtin.set_fact", "set_fact")
 ADD_HOST = ("ansible.builtin.add_host", "add_host")
@@ -329,7 +329,7 @@ def test_old_words_are_gone_but_from_their_compatibility_places():
 def test_every_compatibility_place_still_says_its_old_word():
     texts = tracked_texts()
     unused = [
-        f"{name}: {old}" for old, (_, places) in OLD_WORDS.items() for name in places if old not in texts.get(name, "")
+        f"{name}: {old}" for old, (_n, places) in OLD_WORDS.items() for name in places if old not in texts.get(name, "")
     ]
     assert not unused, "drop these places from OLD_WORDS, they no longer need the old word:\n" + "\n".join(unused)
 
