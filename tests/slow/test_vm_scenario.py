@@ -127,6 +127,11 @@ def test_scenario001_and_tempest_pass_on_a_tcg_vm_node(workdir):
     manifests = sorted(workdir.glob("runs/*/manifest.json"))
     assert len(manifests) == 1, proc.stdout[-3000:]
     manifest = json.loads(manifests[0].read_text())
+    tempest = manifest.get("tempest") or {}
+    print(
+        f"vm-scenario: verdict {manifest.get('verdict')}, Tempest {tempest.get('total')} tests:"
+        f" {tempest.get('passed')} passed, {tempest.get('failed')} failed, {tempest.get('skipped')} skipped"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert manifest["verdict"] == "passed", manifest
     phases = {phase["name"]: phase for phase in manifest["deploy"]["phases"]}
