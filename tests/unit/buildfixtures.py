@@ -143,3 +143,24 @@ def make_distgit(root: Path, *, spec: str = SPEC, build_depends: str = "", with_
 
 def head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD")
+
+
+HELLODF_PKGDB = """releases:
+- name: zed
+  branch: rpm-master
+  repos:
+  - name: el9s
+    buildsys: none
+packages:
+- project: hellodf
+  name: python-hellodf
+  upstream: file://{upstream}
+  master-distgit: file://{distgit}
+  maintainers:
+  - {maintainer}
+"""
+
+
+def hellodf_pkgdb(upstream: Path, distgit: Path, maintainer: str = "bot@example.org") -> str:
+    """A package database (rdoinfo) holding only python-hellodf from these repositories, for zed."""
+    return HELLODF_PKGDB.format(upstream=upstream, distgit=distgit, maintainer=maintainer)

@@ -10,24 +10,10 @@ import pytest
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import StateDB
 
 from .ansible_run import TOP, play, run_playbook
-from .buildfixtures import T0, make_distgit, make_upstream
+from .buildfixtures import T0, hellodf_pkgdb, make_distgit, make_upstream
 from .gitrepos import commit, git
 
 BISECT = TOP / "playbooks" / "bisect.yml"
-PKGDB = """releases:
-- name: zed
-  branch: rpm-master
-  repos:
-  - name: el9s
-    buildsys: none
-packages:
-- project: hellodf
-  name: python-hellodf
-  upstream: file://{upstream}
-  master-distgit: file://{distgit}
-  maintainers:
-  - bot@example.org
-"""
 PLANTED = 10  # the 11th of 16 commits breaks the build
 POLLED = 7  # the pipeline polls (and builds) after the 8th commit, then after the 16th
 
@@ -57,7 +43,7 @@ def test_bisect_names_the_commit_that_broke_the_build_and_reuses_the_pipelines_b
     distgit = make_distgit(tmp_path)
     pkgdb = tmp_path / "rdoinfo" / "rdo.yml"
     pkgdb.parent.mkdir()
-    pkgdb.write_text(PKGDB.format(upstream=upstream, distgit=distgit))
+    pkgdb.write_text(hellodf_pkgdb(upstream, distgit))
     work = tmp_path / "work"
     common = {
         "distroforge_pkgdb": str(pkgdb),
@@ -139,7 +125,7 @@ def dispatch(tmp_path: Path, extra: dict) -> str:
 
 def test_bisect_kind_test_runs_the_test_bisect_and_not_the_build_one(tmp_path):
     pkgdb = tmp_path / "rdo.yml"
-    pkgdb.write_text(PKGDB.format(upstream=tmp_path / "up", distgit=tmp_path / "dg"))
+    pkgdb.write_text(hellodf_pkgdb(tmp_path / "up", tmp_path / "dg"))
     # The test bisect's inputs are asked for, under bisect.yml's name.
     out = dispatch(tmp_path, {"distroforge_bisect_kind": "test", "distroforge_pkgdb": str(pkgdb)})
     (line,) = [line for line in out.splitlines() if line.startswith("[ERROR]")]

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.distroforge.openstack.plugins.module_utils._statedb.db import NewCommit, StateDB
 
 from .ansible_run import TOP, run_playbook
-from .buildfixtures import T0, make_distgit, make_upstream
+from .buildfixtures import T0, hellodf_pkgdb, make_distgit, make_upstream
 from .gitrepos import commit
 from .notify_servers import free_port, mail_server
 
@@ -155,22 +155,6 @@ def test_promote_playbook_tells_about_a_stalled_label_only_when_asked(tmp_path):
     assert "puppet-passed-ci has not moved for 4 days" in mail.message["Subject"]
 
 
-BUILD_PKGDB = """releases:
-- name: zed
-  branch: rpm-master
-  repos:
-  - name: el9s
-    buildsys: none
-packages:
-- project: hellodf
-  name: python-hellodf
-  upstream: file://{upstream}
-  master-distgit: file://{distgit}
-  maintainers:
-  - hellodf-team@example.org
-"""
-
-
 @pytest.mark.skipif(
     not shutil.which("bwrap") or not shutil.which("rpmbuild"), reason="needs bubblewrap and rpmbuild (run `make`)"
 )
@@ -184,7 +168,7 @@ def test_build_playbook_tells_the_maintainer_once_about_a_package_that_fails_to_
     )
     distgit = make_distgit(tmp_path)
     pkgdb = tmp_path / "rdo.yml"
-    pkgdb.write_text(BUILD_PKGDB.format(upstream=upstream, distgit=distgit))
+    pkgdb.write_text(hellodf_pkgdb(upstream, distgit, "hellodf-team@example.org"))
     work = tmp_path / "work"
     smtp = {"host": "127.0.0.1", "security": "none", "sender": "ci@example.org", "timeout": 5}
     extra = {
