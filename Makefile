@@ -93,7 +93,7 @@ test: bootstrap
 # node deployed from its release package alone, then a newer upstream tag -> bump -> reqcheck -> tagged
 # build -> gate (deploy + Tempest on a podman node) -> testing -> release -> release package -> upgrade
 # test of that node, each step timed (part of `make slow`; make test runs it reduced, without the gate).
-# Its playbooks are recorded by ARA in <RELEASE_DAY_TARGET>/work/ara (the release day's work dir).
+# Its playbooks are recorded by ARA in the ara directory of the release day's work dir (`work` in RELEASE_DAY_TARGET).
 #   make release-day [RELEASE_DAY_ARGS='--packages keystone --no-gate'] [RELEASE_DAY_TARGET=<dir>]
 RELEASE_DAY_ARGS ?=
 RELEASE_DAY_TARGET ?= $(TOP)/build/release-day

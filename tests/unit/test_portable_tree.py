@@ -14,8 +14,8 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parents[2]
 SCANNED = ["plugins", "roles", "playbooks", "tests", "bench", "docs", "tools", "examples", "Makefile", "README.md"]
 
-# An absolute path starts the word: `build/work/x`, `{{ dir }}/root/y`, `$(TOP)/work` or `<target>/work` are
-# relative to something.
+# An absolute path starts the word: a path after a directory name, a template, a make variable or a <placeholder>
+# is relative to something (test_the_scan_finds_what_it_is_for spells them).
 MACHINE_PATH = re.compile(r"(?<![\w.})>$\]-])/(?:work\b|home/[\w.-]+|root/)[^\s'\"`),]*")
 
 # Path prefixes that name a managed node, a container or a made-up example, never a development machine.
@@ -64,7 +64,7 @@ def test_the_scan_finds_what_it_is_for():
     assert machine_paths(f"file://{home}/alice/src/x.git") == [f"{home}/alice/src/x.git"]
     assert machine_paths(f'"{root}/.cache/pip"') == [f"{root}/.cache/pip"]
     assert machine_paths(f"{home}/me/example {root}/openrc {root}/.ssh/authorized_keys") == []
-    assert machine_paths(f"build/work/x {{{{ dir }}}}{root}/y $(TOP){work} /build/deps{root}/usr HOME={root}") == []
+    assert machine_paths(f"build{work}/x {{{{ dir }}}}{root}/y $(TOP){work} /build/deps{root}/usr HOME={root}") == []
     assert machine_paths(f"recorded in <target>{work}/ara/ansible.sqlite") == []
 
 
